@@ -1,0 +1,204 @@
+"""The lists of disputes (an agency's own, everything for the editorial office), the work queue, and the
+filing form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from arbitration import selectors
+from arbitration.forms import DisputeFileForm, DisputeFilterForm
+from arbitration.models import Dispute, DisputeState, Domain, OfficeStep, Stage
+from arbitration.services import dispute_file
+from arbitration.views.common import Countdown, Countdowns, active_agencies, refuse_if_forbidden, with_parties
+from core.errors import ApplicationError
+from duty_lists import permissions
+from duty_lists import selectors as registry
+from duty_lists.models import Agency, Role
+
+PAGE_SIZE = 50
+# The service's field names that the form calls otherwise.
+FORM_FIELD = {"duties": "duty_codes"}
+
+
+@dataclass
+class Row:
+    dispute: Dispute
+    countdown: Countdown
+
+    @property
+    def filer(self) -> Agency:
+        return self.dispute.filing_agency
+
+    @property
+    def respondents(self) -> list[Agency]:
+        return [p.agency for p in self.dispute.parties.all() if p.agency_id != self.dispute.filing_agency_id]
+
+
+def rows(disputes: Any) -> list[Row]:
+    countdowns = Countdowns()
+    return [Row(d, countdowns.of(d)) for d in disputes]
+
+
+def may_file(user: Any) -> bool:
+    return bool(user.is_superuser or permissions.agencies_of(user) or permissions.is_editorial_officer(user))
+
+
+def _is_overseer(user: Any) -> bool:
+    return bool(user.is_superuser or permissions.has_any_role(user, selectors.OVERSEERS))
+
+
+# --- Lists -----------------------------------------------------------------------------------------------
+
+
+@login_required
+def dispute_list(request: HttpRequest) -> HttpResponse:
+    """Agency staff: the disputes their agency is a party to. The editorial office, leaders and legal
+    reviewers: every dispute."""
+    user = request.user
+    form = DisputeFilterForm(request.GET or None, stages=list(Stage.choices))
+    disputes: QuerySet[Dispute] = selectors.disputes_visible_to(user)
+    state = "open"
+    if form.is_valid():
+        data = form.cleaned_data
+        state = data["state"] or "open"
+        if data["q"]:
+            disputes = disputes.filter(Q(title__icontains=data["q"]) | Q(description__icontains=data["q"]))
+        if data["stage"]:
+            disputes = disputes.filter(stage=data["stage"])
+        if data["overdue"]:
+            disputes = disputes.filter(overdue=True)
+    if state == "open":
+        disputes = disputes.exclude(state=DisputeState.CLOSED).order_by("deadline_at", "pk")
+    elif state == "closed":
+        disputes = disputes.filter(state=DisputeState.CLOSED).order_by("-closed_at", "-pk")
+    else:
+        disputes = disputes.order_by("-created_at", "-pk")
+    page = Paginator(with_parties(disputes), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows(page.object_list),
+        "state": state,
+        "may_file": may_file(user),
+        "is_overseer": _is_overseer(user),
+        "has_queue": _has_queue(user),
+    }
+    return render(request, "arbitration/dispute_list.html", context)
+
+
+def _has_queue(user: Any) -> bool:
+    return bool(
+        permissions.has_any_role(user, {Role.EDITORIAL_OFFICER, Role.LEADER, Role.LEGAL_REVIEWER})
+        or permissions.agencies_of(user)
+    )
+
+
+@login_required
+def work_queue(request: HttpRequest) -> HttpResponse:
+    """What waits for this person, soonest deadline first: the editorial office's stage for officers,
+    leadership's for leaders, the disputes awaiting legal review for legal reviewers, their agency's
+    open disputes for staff."""
+    user = request.user
+    disputes = selectors.work_queue(user)
+    role = "staff"
+    if permissions.is_editorial_officer(user):
+        role = "officer"
+    elif permissions.is_leader(user):
+        role = "leader"
+    elif permissions.is_legal_reviewer(user):
+        # The selector gives legal reviewers every open dispute; what waits for them is the review step.
+        role = "legal"
+        disputes = disputes.filter(stage=Stage.EDITORIAL_OFFICE, office_step=OfficeStep.REVIEW)
+    page = Paginator(with_parties(disputes), PAGE_SIZE).get_page(request.GET.get("page"))
+    queue_rows = rows(page.object_list)
+    context = {
+        "page": page,
+        "rows": queue_rows,
+        "role": role,
+        "overdue_count": sum(r.countdown.is_overdue for r in queue_rows),
+        "may_file": may_file(user),
+    }
+    return render(request, "arbitration/queue.html", context)
+
+
+# --- Filing ----------------------------------------------------------------------------------------------
+
+
+def _filing_agencies(user: Any, agencies: list[Agency]) -> list[Agency]:
+    """On whose behalf this person may file: staff for their own agencies; the editorial office for any
+    (it files when it finds a gap itself)."""
+    if user.is_superuser or permissions.is_editorial_officer(user):
+        return agencies
+    own = permissions.agencies_of(user)
+    return [a for a in agencies if a.pk in own]
+
+
+@login_required
+def dispute_new(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not may_file(user):
+        raise PermissionDenied(_("Only agency staff and the editorial office file disputes."))
+    agencies = active_agencies()
+    filing = _filing_agencies(user, agencies)
+    if len(filing) == 1:  # nobody disputes with their own agency: leave it out of the other agencies
+        agencies = [a for a in agencies if a != filing[0]]
+    form = DisputeFileForm(
+        request.POST if request.method == "POST" else None,
+        filing_agencies=filing,
+        agencies=agencies,
+        duty_lists=registry.duty_lists_public(),
+        domains=Domain.objects.filter(is_active=True).order_by("name"),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            dispute = dispute_file(
+                actor=user,
+                title=data["title"],
+                description=data["description"],
+                kind=data["kind"],
+                domain=data["domain_obj"],
+                filing_agency=data["filing_agency_obj"],
+                respondents=data["respondent_objs"],
+                urgency=data["urgency"],
+                duties=data["duties"],
+                evidence_links=data["evidence_links"],
+            )
+        except ApplicationError as error:
+            refuse_if_forbidden(error)
+            form.add_error(None, error.message)
+            for key, value in error.extra.items():
+                field = FORM_FIELD.get(key, key)
+                for message in value if isinstance(value, list) else [value]:
+                    form.add_error(field if field in form.fields else None, str(message))
+        else:
+            messages.success(
+                request,
+                _("Dispute #%(id)d is filed. The negotiation between the agencies starts now.")
+                % {"id": dispute.pk},
+            )
+            return redirect("arbitration:dispute_detail", pk=dispute.pk)
+    agency_groups = _respondent_groups(agencies, form)
+    return render(request, "arbitration/dispute_new.html", {"form": form, "agency_groups": agency_groups})
+
+
+def _respondent_groups(agencies: list[Agency], form: DisputeFileForm) -> list[tuple[str, list[Any]]]:
+    """The respondent checkboxes grouped by level, each with whether it is ticked."""
+    from arbitration.forms import agency_groups
+
+    chosen = set(form["respondents"].value() or [])
+    by_code = {a.code: a for a in agencies}
+    return [
+        (label, [(by_code[code], code in chosen) for code, _name in options])
+        for label, options in agency_groups(agencies)
+    ]

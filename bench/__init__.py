@@ -1,0 +1,1 @@
+"""Benchmarks: scripts run by `make bench`, never by the test suite."""

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from typing import Any
+
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from core import services
+from core.admin_site import RoleAdmin
+from core.models import AuditEntry, CalendarOverride, User
+from duty_lists.models import Role
+
+SYSTEM_ADMIN = frozenset({Role.SYSTEM_ADMIN})
+SECURITY_ADMIN = frozenset({Role.SECURITY_ADMIN})
+AUDITOR = frozenset({Role.AUDITOR})
+
+admin.site.unregister(Group)  # roles come from memberships, not groups
+for model in (AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+@admin.register(User)
+class UserAdmin(RoleAdmin, DjangoUserAdmin):
+    view_roles = SECURITY_ADMIN
+    add_roles = SYSTEM_ADMIN
+    change_roles = SYSTEM_ADMIN
+    list_display = ("username", "name", "email", "is_active", "last_login")
+    list_filter = ("is_active",)
+    search_fields = ("username", "name", "email")
+    ordering = ("username",)
+    # is_staff, is_superuser, groups and permissions are deliberately absent: powers come from roles.
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Person"), {"fields": ("name", "email")}),
+        (_("Status"), {"fields": ("is_active", "last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "name", "email", "password1", "password2")}),
+    )
+    readonly_fields = ("last_login", "date_joined", "is_active")
+    actions = ["deactivate", "activate"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            return self._save_details(request, obj, form)
+        created = services.user_create(
+            actor=request.user,
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            name=form.cleaned_data.get("name", ""),
+            email=form.cleaned_data.get("email", ""),
+            reason="admin",
+        )
+        obj.pk = created.pk
+
+    def _save_details(self, request: HttpRequest, obj: Any, form: Any) -> None:
+        # Only name and e-mail are edited here; status goes through the actions below (audited).
+        if form.changed_data:
+            super().save_model(request, obj, form, True)
+
+    @admin.action(description=_("Deactivate selected accounts"))
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.user_set_active(actor=request.user, user=user, active=False, reason="admin")
+        messages.success(request, _("Accounts deactivated."))
+
+    @admin.action(description=_("Activate selected accounts"))
+    def activate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.user_set_active(actor=request.user, user=user, active=True, reason="admin")
+        messages.success(request, _("Accounts activated."))
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(RoleAdmin):
+    view_roles = AUDITOR
+    list_display = ("seq", "at", "actor_repr", "action", "object_type", "object_id", "ip_address")
+    list_filter = ("action",)
+    search_fields = ("actor_repr", "action", "object_id", "reason")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    # Nobody edits or deletes the audit log, superusers included.
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CalendarOverride)
+class CalendarOverrideAdmin(RoleAdmin):
+    view_roles = SYSTEM_ADMIN
+    add_roles = SYSTEM_ADMIN
+    change_roles = SYSTEM_ADMIN
+    delete_roles = SYSTEM_ADMIN
+    list_display = ("date", "is_working_day", "note")
+    list_filter = ("is_working_day",)
+
+    def save_model(self, request: HttpRequest, obj: CalendarOverride, form: Any, change: bool) -> None:
+        saved = services.calendar_override_set(
+            actor=request.user, day=obj.date, is_working_day=obj.is_working_day, note=obj.note
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: CalendarOverride) -> None:
+        services.calendar_override_remove(actor=request.user, day=obj.date)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CalendarOverride]) -> None:
+        for override in queryset:
+            services.calendar_override_remove(actor=request.user, day=override.date)
+
+
+@admin.register(AccessAttempt)
+class LockoutAdmin(RoleAdmin):
+    """Failed sign-in attempts; the security administrator lifts a lockout here."""
+
+    view_roles = SECURITY_ADMIN
+    list_display = ("username", "ip_address", "failures_since_start", "attempt_time")
+    search_fields = ("username",)
+    actions = ["unlock"]
+    readonly_fields = ("username", "ip_address", "user_agent", "failures_since_start", "attempt_time")
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if not self._allowed(request, SECURITY_ADMIN):
+            actions.pop("unlock", None)
+        return actions
+
+    @admin.action(description=_("Lift the lockout of the selected accounts"))
+    def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        for username in set(queryset.values_list("username", flat=True)):
+            services.lockout_lift(actor=request.user, username=username or "")
+        messages.success(request, _("Lockouts lifted."))

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from core.admin_site import RoleAdmin
+from core.errors import ApplicationError
+from duty_lists import services
+from duty_lists.models import (
+    Agency,
+    Amendment,
+    AmendmentEvent,
+    DutyList,
+    DutyRevision,
+    Edition,
+    LegalBasis,
+    Membership,
+    Participation,
+    Role,
+)
+
+AGENCY_KEEPERS = frozenset({Role.SYSTEM_ADMIN, Role.EDITORIAL_OFFICER})
+
+
+@admin.register(Agency)
+class AgencyAdmin(RoleAdmin):
+    view_roles = frozenset({Role.SECURITY_ADMIN, Role.AUDITOR})
+    add_roles = AGENCY_KEEPERS
+    change_roles = AGENCY_KEEPERS
+    list_display = ("code", "name", "short_name", "level", "kind", "parent", "is_active")
+    list_filter = ("level", "kind", "is_active")
+    search_fields = ("code", "name", "short_name")
+    autocomplete_fields = ("parent",)
+    fields = ("name", "short_name", "code", "level", "kind", "parent", "is_active")
+
+    def save_model(self, request: HttpRequest, obj: Agency, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in self.fields if name in form.cleaned_data}
+        if change:
+            services.agency_update(actor=request.user, agency=obj, reason="admin", **values)
+        else:
+            obj.pk = services.agency_create(actor=request.user, reason="admin", **values).pk
+
+
+@admin.register(Membership)
+class MembershipAdmin(RoleAdmin):
+    view_roles = frozenset({Role.AUDITOR})
+    add_roles = frozenset({Role.SECURITY_ADMIN})
+    change_roles = frozenset({Role.SECURITY_ADMIN})
+    list_display = ("user", "agency", "role", "is_active", "granted_at", "granted_by")
+    list_filter = ("role", "is_active")
+    search_fields = ("user__username", "user__name", "agency__name", "agency__code")
+    autocomplete_fields = ("user", "agency")
+    list_select_related = ("user", "agency", "granted_by")
+
+    def get_fields(self, request: HttpRequest, obj: Membership | None = None) -> Any:
+        return ["user", "agency", "role"] if obj is None else ["user", "agency", "role", "is_active"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
+        # A role is granted or revoked, never rewritten: to move someone, revoke and grant.
+        return [] if obj is None else ["user", "agency", "role"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        if not change or obj.is_active:
+            saved = services.membership_grant(
+                actor=request.user, user=obj.user, agency=obj.agency, role=obj.role, reason="admin"
+            )
+            obj.pk = saved.pk
+        else:
+            services.membership_revoke(actor=request.user, membership=obj, reason="admin")
+
+
+# --- The registry ---------------------------------------------------------------------------------------
+
+OFFICERS = frozenset({Role.EDITORIAL_OFFICER})
+REGISTRY_READERS = frozenset({Role.EDITORIAL_OFFICER, Role.LEGAL_REVIEWER, Role.AUDITOR})
+
+
+@admin.register(DutyList)
+class DutyListAdmin(RoleAdmin):
+    view_roles = REGISTRY_READERS
+    add_roles = OFFICERS
+    list_display = ("code", "name", "kind", "owner", "is_demo")
+    list_filter = ("kind", "is_demo")
+    search_fields = ("code", "name")
+    filter_horizontal = ("reviewing_agencies",)
+    fields = ("code", "name", "kind", "description", "owner", "reviewing_agencies")
+    autocomplete_fields = ("owner",)
+    actions = ["publish_edition"]
+
+    def save_model(self, request: HttpRequest, obj: DutyList, form: Any, change: bool) -> None:
+        if change:
+            return  # a list's identity is fixed once created; its content changes through amendments
+        created = services.duty_list_create(
+            actor=request.user,
+            code=form.cleaned_data["code"],
+            name=form.cleaned_data["name"],
+            kind=form.cleaned_data["kind"],
+            description=form.cleaned_data["description"],
+            owner=form.cleaned_data["owner"],
+            reviewing_agencies=list(form.cleaned_data["reviewing_agencies"]),
+            reason="admin",
+        )
+        obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """The service saved the reviewing agencies with the list."""
+
+    @admin.action(description=_("Publish pending changes as the next edition"))
+    def publish_edition(self, request: HttpRequest, queryset: QuerySet[DutyList]) -> None:
+        for duty_list in queryset:
+            try:
+                edition = services.edition_publish(actor=request.user, duty_list=duty_list, note="admin")
+            except ApplicationError as exc:
+                messages.warning(request, f"{duty_list}: {exc.message}")
+            else:
+                messages.success(
+                    request,
+                    _("%(list)s: edition %(n)d published.") % {"list": duty_list, "n": edition.number},
+                )
+
+
+class ReadOnlyAdmin(RoleAdmin):
+    """Published content is never edited in place: the admin shows it; changes go through amendments."""
+
+    view_roles = REGISTRY_READERS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in self.model._meta.fields]
+
+
+class ParticipationInline(admin.TabularInline):
+    model = Participation
+    extra = 0
+    can_delete = False
+    fields = ("agency", "role", "responsibility")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LegalBasisInline(admin.TabularInline):
+    model = LegalBasis
+    extra = 0
+    can_delete = False
+    fields = ("title", "article", "document_number")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DutyRevision)
+class DutyRevisionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "code",
+        "title",
+        "duty_list",
+        "duty_type",
+        "layer",
+        "edition",
+        "valid_from",
+        "valid_until",
+        "is_removed",
+    )
+    list_filter = ("duty_list", "duty_type", "layer", "is_removed")
+    search_fields = ("code", "title")
+    list_select_related = ("duty_list", "edition")
+    inlines = [ParticipationInline, LegalBasisInline]
+    exclude = ("search_text",)
+
+
+@admin.register(Edition)
+class EditionAdmin(ReadOnlyAdmin):
+    list_display = ("duty_list", "number", "published_at", "effective_date", "published_by", "note")
+    list_filter = ("duty_list",)
+    list_select_related = ("duty_list", "published_by")
+
+
+class AmendmentEventInline(admin.TabularInline):
+    model = AmendmentEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "action", "from_state", "to_state", "actor_repr", "agency", "reason")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Amendment)
+class AmendmentAdmin(RoleAdmin):
+    """Amendments are drafted in the browser or the API; here officers and legal reviewers move them on."""
+
+    view_roles = REGISTRY_READERS
+    list_display = ("id", "duty_list", "kind", "duty", "proposing_agency", "state", "updated_at")
+    list_filter = ("state", "kind", "duty_list")
+    search_fields = ("justification", "duty__code")
+    list_select_related = ("duty_list", "duty", "proposing_agency")
+    inlines = [AmendmentEventInline]
+    actions = ["pass_legal_review", "approve"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [f.name for f in self.model._meta.fields]
+
+    def _step(self, request: HttpRequest, queryset: QuerySet[Amendment], service: Any) -> None:
+        for amendment in queryset:
+            try:
+                service(actor=request.user, amendment=amendment, reason="admin")
+            except ApplicationError as exc:
+                messages.warning(request, f"#{amendment.pk}: {exc.message}")
+            else:
+                messages.success(request, f"#{amendment.pk}: {_('done')}")
+
+    @admin.action(description=_("Pass the legal review"))
+    def pass_legal_review(self, request: HttpRequest, queryset: QuerySet[Amendment]) -> None:
+        self._step(request, queryset, services.amendment_pass_legal_review)
+
+    @admin.action(description=_("Approve after the joint review"))
+    def approve(self, request: HttpRequest, queryset: QuerySet[Amendment]) -> None:
+        self._step(request, queryset, services.amendment_approve)

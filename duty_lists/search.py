@@ -1,0 +1,398 @@
+"""Chinese full-text search over duty revisions, ranked.
+
+Chinese has no spaces, so text is segmented with jieba before PostgreSQL sees it, and PostgreSQL's
+``'simple'`` configuration (split on spaces, lowercase, no stemming, no stop words) indexes the tokens.
+
+What ``DutyRevision.search_text`` holds (``build_search_text`` writes it; nothing else should)::
+
+    <title tokens> | <keyword and synonym tokens> | <description tokens>
+
+three sections of space-separated tokens, split by ``|`` (which never occurs inside a token: tokens are
+runs of letters and digits only). The GIN index of migration 0003 weights the sections A, B and C, so a hit
+in the title outranks one in a keyword, which outranks one in the description. Each section lists a token
+once, in order of first appearance. The title and term sections hold:
+
+- every run of letters/digits of the title, keyword or synonym whole (``噪音扰民``), so a registry term is
+  always a token of the duty it comes from, however jieba segments it;
+- jieba's ``cut_for_search`` tokens, which include the sub-words of long words (``物业`` ``管理`` in
+  ``物业管理``);
+- every CJK character bigram (``占道`` ``道经`` ``经营`` of ``占道经营``): jieba keeps ``占道经营`` as
+  ``占 道 经营``, and a two-character query must still find it.
+
+The description section holds only jieba's ``cut_for_search`` tokens. Text is NFKC-normalised (full-width
+letters and digits become ASCII) and lowercased first.
+
+Queries are segmented the same way (precise mode), stop words such as ``怎么`` are dropped, and each term
+becomes a tsquery operand: two characters or latin/digits match exactly; a single CJK character matches as a
+prefix (``噪:*``); a CJK term of three or more characters matches itself OR all of its bigrams, so a registry
+word added to jieba's dictionary after a revision was indexed still finds that revision's title and terms.
+Terms are AND-ed; if nothing matches them all, they are OR-ed. Results are ordered by ``ts_rank``, then code.
+
+jieba's dictionary is extended with the registry's own vocabulary (titles of duties in force, their keywords
+and synonyms, agency names and short names) so that ``区综合执法局`` stays one token instead of
+``区 / 综合 / 执法局``. The vocabulary is loaded lazily, once per process, and reloaded after
+``invalidate_user_dictionary()`` (call it when an edition is published) or, for the other processes that do
+not see that call, when a cheap check every few minutes notices a new edition or a changed agency.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import add, and_, or_
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.db import connections
+from django.db.models import Case, Count, F, FloatField, Func, Max, Q, QuerySet, Value, When
+
+from duty_lists.models import DutyRevision
+
+# Runs of letters and digits of any script (``\w`` without the underscore). PostgreSQL's default parser
+# keeps each such run as one lexeme, so document and query tokens are parsed identically.
+_WORD_RE = re.compile(r"[^\W_]+")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RUN_RE = re.compile(f"[{_HAN}]+")
+_ALL_HAN_RE = re.compile(f"[{_HAN}]+$")
+
+SECTION_SEPARATOR = "|"
+# Registry terms longer than this are sentences ("对未取得资质承担城市道路施工任务的处罚"), not words: as
+# jieba words they would swallow the shorter words inside them.
+MAX_DICTIONARY_WORD = 16
+# User input is bounded before it reaches jieba and PostgreSQL.
+MAX_QUERY_CHARS = 200
+MAX_QUERY_TERMS = 24
+# How often a process checks whether another process published an edition (see refresh_user_dictionary).
+RECHECK_SECONDS = 300.0
+
+# Words that carry no subject in a citizen's question ("小区噪音归谁管"). Dropped from queries only, and
+# only when something else remains.
+# fmt: off
+QUERY_STOP_WORDS = frozenset({
+    "的", "了", "和", "与", "及", "或", "在", "是", "有", "被", "把", "对", "就", "都",
+    "也", "还", "我", "我们", "你", "您", "他", "她", "它", "他们", "这", "那", "这个", "那个",
+    "怎么", "怎么办", "怎样", "如何", "什么", "哪", "哪个", "哪里", "谁", "吗", "呢", "啊", "吧", "呀",
+    "请问", "请", "一下", "应该", "该", "归", "管", "找",
+})
+# fmt: on
+
+# The vector the GIN index of migration 0003 is built on. PostgreSQL uses an expression index only for the
+# very same expression, so the two must stay identical (tests/test_search.py checks the plan).
+_VECTOR_TEMPLATE = (
+    "("
+    + " || ".join(
+        f"setweight(to_tsvector('simple'::regconfig, split_part(%(expressions)s, '|', {n})), '{weight}')"
+        for n, weight in ((1, "A"), (2, "B"), (3, "C"))
+    )
+    + ")"
+)
+
+
+class _SearchVector(Func):
+    template = _VECTOR_TEMPLATE
+    arity = 1
+    output_field = SearchVectorField()
+
+
+def search_vector() -> Func:
+    """The weighted tsvector of ``search_text`` (PostgreSQL only), as indexed."""
+    return _SearchVector(F("search_text"))
+
+
+# --- jieba, initialised lazily and quietly ------------------------------------------------------------------
+
+_init_lock = threading.Lock()
+_jieba_module: Any = None
+
+
+def _jieba() -> Any:
+    """The jieba module with its default dictionary loaded. Importing jieba and loading its dictionary take
+    about a second and log to stderr, so neither happens before the first segmentation."""
+    global _jieba_module
+    if _jieba_module is None:
+        with _init_lock:
+            if _jieba_module is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba_module = jieba
+    return _jieba_module
+
+
+def normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _words(token: str) -> list[str]:
+    return _WORD_RE.findall(token)
+
+
+def _index_tokens(text: str) -> Iterator[str]:
+    """jieba's search-mode tokens (words and their sub-words), without punctuation and whitespace."""
+    for token in _jieba().cut_for_search(normalize(text)):
+        yield from _words(token)
+
+
+def _bigrams(text: str) -> Iterator[str]:
+    for run in _HAN_RUN_RE.findall(text):
+        for i in range(len(run) - 1):
+            yield run[i : i + 2]
+
+
+def _term_tokens(text: str) -> list[str]:
+    normalized = normalize(text)
+    return [*_words(normalized), *_index_tokens(normalized), *_bigrams(normalized)]
+
+
+def _unique(tokens: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(tokens))
+
+
+def build_search_text(
+    *, title: str, description: str, keywords: Sequence[str], synonyms: Sequence[str]
+) -> str:
+    """The value of ``DutyRevision.search_text`` for this content (see the module docstring).
+
+    Segments with the registry's dictionary, so the first call in a process reads the registry's vocabulary
+    (one query). The same content and vocabulary always give the same text.
+    """
+    refresh_user_dictionary()
+    terms = [str(term) for term in (*keywords, *synonyms) if term]
+    sections = (
+        _term_tokens(title),
+        [token for term in terms for token in _term_tokens(term)],
+        list(_index_tokens(description)),
+    )
+    return f" {SECTION_SEPARATOR} ".join(" ".join(_unique(tokens)) for tokens in sections)
+
+
+# --- The user dictionary: the registry's own vocabulary -----------------------------------------------------
+
+
+@dataclass
+class _UserDictionary:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    loaded: bool = False
+    checked_at: float = 0.0
+    stamp: tuple[Any, ...] | None = None
+    # word -> its frequency in jieba before we added it (None: jieba did not know it), to restore on removal.
+    added: dict[str, int | None] = field(default_factory=dict)
+
+
+_user_dictionary = _UserDictionary()
+
+
+def dictionary_words(texts: Iterable[str]) -> set[str]:
+    """The jieba words a registry text contributes: its runs of letters and digits that contain a CJK
+    character and are word-sized."""
+    words = set()
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        for word in _words(normalize(text)):
+            if 2 <= len(word) <= MAX_DICTIONARY_WORD and _HAN_RUN_RE.search(word):
+                words.add(word)
+    return words
+
+
+def _registry_vocabulary() -> set[str]:
+    from duty_lists.models import Agency
+    from duty_lists.selectors import revisions_in_force
+
+    texts: list[str] = []
+    rows = revisions_in_force(with_content=False).values_list("title", "keywords", "synonyms")
+    for title, keywords, synonyms in rows.iterator(chunk_size=2000):
+        texts.append(title)
+        texts.extend(keywords if isinstance(keywords, list) else [])
+        texts.extend(synonyms if isinstance(synonyms, list) else [])
+    for name, short_name in Agency.objects.values_list("name", "short_name"):
+        texts.extend((name, short_name))
+    return dictionary_words(texts)
+
+
+def _vocabulary_stamp() -> tuple[Any, ...]:
+    """Changes whenever the vocabulary can have: an edition is published (that is the only way revisions come
+    into or go out of force) or an agency is added, renamed or deleted."""
+    from duty_lists.models import Agency, Edition
+
+    editions = Edition.objects.aggregate(last=Max("id"))
+    agencies = Agency.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
+    return (editions["last"], agencies["count"], agencies["changed"])
+
+
+def _set_frequency(tokenizer: Any, word: str, frequency: int | None) -> None:
+    # jieba's add_word adds to the dictionary's total without subtracting the word's old frequency; keep the
+    # total true so that repeated reloads do not drift the probabilities of every other word.
+    tokenizer.total -= tokenizer.FREQ.get(word) or 0
+    if frequency is None:
+        tokenizer.del_word(word)  # frequency 0: jieba never chooses it
+    else:
+        tokenizer.add_word(word, frequency)
+
+
+def _load(words: set[str]) -> None:
+    tokenizer = _jieba().dt
+    added = _user_dictionary.added
+    for word in sorted(added.keys() - words):
+        _set_frequency(tokenizer, word, added.pop(word))
+    # Sorted: a suggested frequency depends on the words added before it, and reloads must be repeatable.
+    for word in sorted(words - added.keys()):
+        added[word] = tokenizer.FREQ.get(word) or None
+        _set_frequency(tokenizer, word, tokenizer.suggest_freq(word, False))
+
+
+def refresh_user_dictionary() -> None:
+    """Make sure jieba knows the registry's vocabulary. Cheap after the first call: a flag check, and every
+    ``RECHECK_SECONDS`` one small query to notice an edition published by another process."""
+    state = _user_dictionary
+    if state.loaded and time.monotonic() - state.checked_at < RECHECK_SECONDS:
+        return
+    with state.lock:
+        if state.loaded and time.monotonic() - state.checked_at < RECHECK_SECONDS:
+            return  # another thread loaded it while this one waited
+        stamp = _vocabulary_stamp()
+        if not (state.loaded and stamp == state.stamp):
+            _load(_registry_vocabulary())
+        state.stamp, state.loaded, state.checked_at = stamp, True, time.monotonic()
+
+
+def invalidate_user_dictionary() -> None:
+    """Reload the vocabulary at the next segmentation (call after an edition is published, on commit)."""
+    with _user_dictionary.lock:
+        _user_dictionary.loaded = False
+
+
+def segment(text: str) -> list[str]:
+    """jieba's precise-mode tokens of a text, with the registry's dictionary, without punctuation."""
+    refresh_user_dictionary()
+    return [word for token in _jieba().cut(normalize(text)) for word in _words(token)]
+
+
+# --- Queries ------------------------------------------------------------------------------------------------
+
+
+def query_terms(q: str) -> list[str]:
+    """The search terms of a user's query, in order, each once.
+
+    Adjacent single CJK characters are joined again (jieba splits unknown words like ``占道`` into ``占 道``,
+    which the index holds as the bigram ``占道``); stop words are dropped unless nothing else is left.
+    """
+    refresh_user_dictionary()
+    tokens: list[str | None] = []  # None: a break (punctuation, space) between tokens
+    for token in _jieba().cut(normalize(q[:MAX_QUERY_CHARS])):
+        words = _words(token)
+        tokens.extend(words if words else [None])
+    terms = _join_single_characters(tokens, QUERY_STOP_WORDS) or _join_single_characters(tokens, frozenset())
+    return _unique(terms)[:MAX_QUERY_TERMS]
+
+
+def _join_single_characters(tokens: Sequence[str | None], stop_words: frozenset[str]) -> list[str]:
+    terms: list[str] = []
+    run: list[str] = []
+    for token in [*tokens, None]:
+        if token is not None and len(token) == 1 and _HAN_RUN_RE.fullmatch(token) and token not in stop_words:
+            run.append(token)
+            continue
+        if run:
+            terms.append("".join(run))
+            run = []
+        if token is not None and token not in stop_words:
+            terms.append(token)
+    return terms
+
+
+def _lexeme(word: str, prefix: bool = False) -> str:
+    # Terms are letters and digits only, so no tsquery syntax can get in; quote anyway, and the whole
+    # tsquery still travels as a bound parameter, never inside the SQL text.
+    quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+    return quoted + ":*" if prefix else quoted
+
+
+def _operand(term: str) -> str:
+    if _ALL_HAN_RE.match(term):
+        if len(term) == 1:
+            return _lexeme(term, prefix=True)
+        if len(term) >= 3:
+            bigrams = " & ".join(_lexeme(b) for b in _unique(_bigrams(term)))
+            return f"( {_lexeme(term)} | ( {bigrams} ) )"
+    return _lexeme(term)
+
+
+def tsquery_text(terms: Sequence[str], *, match_all: bool = True) -> str:
+    """The ``to_tsquery('simple', …)`` text for the terms: all of them, or any of them (then ignoring single
+    characters, which as prefixes match too much, unless there is nothing else)."""
+    if not match_all:
+        terms = [t for t in terms if len(t) > 1] or list(terms)
+    return (" & " if match_all else " | ").join(_operand(t) for t in terms)
+
+
+def search_revisions(queryset: QuerySet[DutyRevision], q: str) -> QuerySet[DutyRevision]:
+    """Revisions of ``queryset`` matching ``q``, best first, annotated with ``rank``.
+
+    A blank ``q`` returns the queryset unchanged; a ``q`` with nothing searchable in it matches nothing.
+    Checks once (one EXISTS query) whether every term matches somewhere, and else looks for any term.
+    """
+    if not q or not q.strip():
+        return queryset
+    terms = query_terms(q)
+    if not terms:
+        return queryset.none()
+    if connections[queryset.db].vendor == "postgresql":
+        return _search_postgresql(queryset, terms)
+    return _search_portable(queryset, terms)
+
+
+def _search_postgresql(queryset: QuerySet[DutyRevision], terms: list[str]) -> QuerySet[DutyRevision]:
+    query = SearchQuery(tsquery_text(terms), config="simple", search_type="raw")
+    if (
+        len(terms) > 1
+        and not queryset.alias(search_vector=search_vector()).filter(search_vector=query).exists()
+    ):
+        query = SearchQuery(tsquery_text(terms, match_all=False), config="simple", search_type="raw")
+    return (
+        queryset.alias(search_vector=search_vector())
+        .filter(search_vector=query)
+        .annotate(rank=SearchRank(search_vector(), query))
+        .order_by("-rank", "code", "pk")
+    )
+
+
+def _search_portable(queryset: QuerySet[DutyRevision], terms: list[str]) -> QuerySet[DutyRevision]:
+    """SQLite (development without PostgreSQL): substring matches. A term found in the title scores its
+    length (a longer term is more specific), one found elsewhere a fifth of that."""
+    matches = [Q(title__icontains=term) | Q(search_text__icontains=term) for term in terms]
+    condition = reduce(and_, matches)
+    if len(terms) > 1 and not queryset.filter(condition).exists():
+        condition = reduce(or_, matches)
+    scores = [
+        Case(
+            When(title__icontains=term, then=Value(float(len(term)))),
+            When(search_text__icontains=term, then=Value(0.2 * len(term))),
+            default=Value(0.0),
+            output_field=FloatField(),
+        )
+        for term in terms
+    ]
+    rank = reduce(add, scores)
+    return queryset.filter(condition).annotate(rank=rank).order_by("-rank", "code", "pk")
+
+
+__all__ = [
+    "build_search_text",
+    "dictionary_words",
+    "invalidate_user_dictionary",
+    "normalize",
+    "query_terms",
+    "refresh_user_dictionary",
+    "search_revisions",
+    "search_vector",
+    "segment",
+    "tsquery_text",
+]

@@ -1,0 +1,46 @@
+"""Every write to the registry goes through these functions: views, API, admin, tasks and commands alike."""
+
+from duty_lists.services.agencies import agency_create, agency_update, membership_grant, membership_revoke
+from duty_lists.services.amendments import (
+    TRANSITIONS,
+    amendment_approve,
+    amendment_create,
+    amendment_give_opinion,
+    amendment_pass_legal_review,
+    amendment_return,
+    amendment_submit,
+    amendment_update,
+    amendment_withdraw,
+    missing_concurrences,
+)
+from duty_lists.services.registry import (
+    duty_list_create,
+    edition_publish,
+    next_duty_code,
+    revision_stage,
+    revisions_stage,
+    structure_ensure,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "agency_create",
+    "agency_update",
+    "amendment_approve",
+    "amendment_create",
+    "amendment_give_opinion",
+    "amendment_pass_legal_review",
+    "amendment_return",
+    "amendment_submit",
+    "amendment_update",
+    "amendment_withdraw",
+    "duty_list_create",
+    "edition_publish",
+    "membership_grant",
+    "membership_revoke",
+    "missing_concurrences",
+    "next_duty_code",
+    "revision_stage",
+    "revisions_stage",
+    "structure_ensure",
+]

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class GrievancesConfig(AppConfig):
+    name = "grievances"
+    verbose_name = _("Grievances")
+
+    def ready(self) -> None:
+        from duty_lists.signals import edition_published
+
+        edition_published.connect(_reroute_after_edition, dispatch_uid="grievances.reroute_after_edition")
+
+
+def _reroute_after_edition(sender: object, edition: object, **kwargs: object) -> None:
+    from grievances.tasks import reroute_after_edition
+
+    reroute_after_edition.delay(edition.pk)  # type: ignore[attr-defined]

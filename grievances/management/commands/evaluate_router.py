@@ -1,0 +1,355 @@
+"""``evaluate_router``: train the learned router on an office's labelled history and measure it on held-out
+grievances, before anyone switches on automatic dispatch.
+
+The functions below are plain so that ``bench/routing.py`` measures on exactly the same split.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from grievances.learning import TextClassifier
+
+TOP_K = 3
+# Thresholds an office is likely to consider; the report shows what each would auto-dispatch.
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+# Confidence bands of the reliability table: is a 0.9 right nine times in ten?
+CALIBRATION_BINS = (0.0, 0.5, 0.7, 0.85, 0.95, 1.0)
+
+
+class TableError(Exception):
+    """A file or column the evaluation cannot use; the command turns it into a CommandError."""
+
+
+def read_table(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV (UTF-8, with or without BOM) or .xlsx file (first sheet), keyed by the header row."""
+    if not path.is_file():
+        raise TableError(f"{path}: no such file")
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return [
+                {key: value or "" for key, value in row.items() if key is not None}
+                for row in csv.DictReader(handle)
+            ]
+    except UnicodeDecodeError as error:
+        raise TableError(f"{path}: not UTF-8 ({error.reason}); save it as UTF-8 CSV or .xlsx") from error
+
+
+def _read_xlsx(path: Path) -> list[dict[str, str]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
+        return [
+            {name: "" if cell is None else str(cell) for name, cell in zip(header, row, strict=False) if name}
+            for row in rows
+            if any(cell is not None for cell in row)
+        ]
+    finally:
+        workbook.close()
+
+
+def require_columns(rows: Sequence[Mapping[str, str]], columns: Iterable[str], path: Path) -> None:
+    present = list(rows[0]) if rows else []
+    missing = [column for column in columns if column not in present]
+    if missing:
+        raise TableError(
+            f"{path}: no column {', '.join(missing)}; "
+            f"its columns are: {', '.join(present) or '(none: the file is empty)'}"
+        )
+
+
+def held_out_share(identifier: str) -> float:
+    """Where an id falls in [0, 1): a row is held out for testing when this is below the test fraction.
+
+    A hash of the id, not its position: the same message is on the same side in every run, in every file it
+    appears in, and however the file is sorted (Python's own ``hash`` of a str changes between runs).
+    """
+    digest = hashlib.sha256(identifier.strip().encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[dict[str, str]]
+    test: list[dict[str, str]]
+    # Training rows left out because their id is also among the test rows.
+    overlap_dropped: int
+
+
+def split_rows(
+    train_rows: Sequence[dict[str, str]],
+    test_rows: Sequence[dict[str, str]],
+    *,
+    id_col: str | None,
+    test_fraction: float | None,
+) -> Split:
+    """With ``test_fraction``, the test rows whose id falls in the held-out share and the training rows whose
+    id does not; with ``id_col``, also no training row whose id is a test row's."""
+    train, test = list(train_rows), list(test_rows)
+    if test_fraction is not None:
+        assert id_col is not None
+        test = [row for row in test if held_out_share(row[id_col]) < test_fraction]
+        train = [row for row in train if held_out_share(row[id_col]) >= test_fraction]
+    dropped = 0
+    if id_col is not None:
+        test_ids = {row[id_col].strip() for row in test}
+        kept = [row for row in train if row[id_col].strip() not in test_ids]
+        dropped, train = len(train) - len(kept), kept
+    return Split(train=train, test=test, overlap_dropped=dropped)
+
+
+def row_text(row: Mapping[str, str], text_cols: Sequence[str]) -> str:
+    return " ".join(row[column].strip() for column in text_cols if row[column].strip())
+
+
+def prior_documents(rows: Sequence[Mapping[str, str]], label_col: str) -> dict[str, list[str]]:
+    """Label → the distinct names in the other columns of its rows (a taxonomy: 一级分类 → its 二级分类 and
+    三级分类). A name found under several labels (其他) describes none of them and is left out."""
+    owners: dict[str, set[str]] = {}
+    for row in rows:
+        label = row[label_col].strip()
+        for column, value in row.items():
+            name = value.strip()
+            if column != label_col and name and label:
+                owners.setdefault(name, set()).add(label)
+    documents: dict[str, list[str]] = {}
+    for name, labels in owners.items():
+        if len(labels) == 1:
+            documents.setdefault(next(iter(labels)), []).append(name)
+    return documents
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] if ordered else 0.0
+
+
+def _reliability(confident: Sequence[tuple[float, bool]]) -> list[dict[str, Any]]:
+    """Per band of top-1 confidence: how many, their mean confidence, and how many were right."""
+    table = []
+    for low, high in itertools.pairwise(CALIBRATION_BINS):
+        group = [(p, right) for p, right in confident if low <= p < high or (high == 1.0 and p == 1.0)]
+        table.append(
+            {
+                "confidence": f"[{low}, {high})" if high < 1.0 else f"[{low}, 1]",
+                "count": len(group),
+                "mean_confidence": round(sum(p for p, _ in group) / len(group), 4) if group else None,
+                "accuracy": _ratio(sum(right for _, right in group), len(group)),
+            }
+        )
+    return table
+
+
+def evaluate(
+    model: TextClassifier, texts: Sequence[str], labels: Sequence[str], *, threshold: float
+) -> dict[str, Any]:
+    """Top-1/top-3 accuracy, per-label precision and recall of the top-1 label, what ``threshold`` would
+    auto-dispatch and how often it would be right, and the time of one ``rank()``."""
+    hits1 = hits3 = empty = 0
+    predicted: Counter[str] = Counter()
+    correct: Counter[str] = Counter()
+    support = Counter(labels)
+    confident: list[tuple[float, bool]] = []
+    timings: list[float] = []
+    for text, label in zip(texts, labels, strict=True):
+        started = time.perf_counter()
+        ranking = model.rank(text, TOP_K)
+        timings.append((time.perf_counter() - started) * 1000)
+        ranked = [candidate for candidate, _, _ in ranking]
+        if not ranked:
+            empty += 1
+            confident.append((0.0, False))
+            continue
+        top = ranked[0]
+        predicted[top] += 1
+        hits1 += top == label
+        hits3 += label in ranked
+        correct[top] += top == label
+        confident.append((ranking[0][1], top == label))
+
+    def dispatched(at: float) -> tuple[int, int]:
+        chosen = [right for probability, right in confident if probability >= at]
+        return len(chosen), sum(chosen)
+
+    n = len(texts)
+    auto, auto_right = dispatched(threshold)
+    return {
+        "top1_accuracy": _ratio(hits1, n),
+        "top3_accuracy": _ratio(hits3, n),
+        "per_label": {
+            label: {
+                "precision": _ratio(correct[label], predicted[label]),
+                "recall": _ratio(correct[label], support[label]),
+                "support": support[label],
+            }
+            for label in sorted(support.keys() | predicted.keys())
+        },
+        "threshold": threshold,
+        "auto_dispatched_share": _ratio(auto, n),
+        "auto_dispatched_precision": _ratio(auto_right, auto),
+        "by_threshold": [
+            {"threshold": at, "share": _ratio(count, n), "precision": _ratio(right, count)}
+            for at in THRESHOLDS
+            for count, right in [dispatched(at)]
+        ],
+        "calibration": _reliability(confident),
+        "no_candidates": empty,
+        "seconds_per_route_ms": round(sum(timings) / n, 3) if n else None,
+        "route_ms_p50": round(_percentile(timings, 0.5), 3),
+        "route_ms_p99": round(_percentile(timings, 0.99), 3),
+    }
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the learned router on one labelled CSV/xlsx and measure it on another (or on a held-out share "
+        "of the same, split by id); prints one JSON object: top-1/top-3 accuracy, per-label precision and "
+        "recall, and what the auto-dispatch threshold would dispatch and how precisely."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--train", required=True, type=Path, help="Labelled grievances to learn from.")
+        parser.add_argument("--test", required=True, type=Path, help="Labelled grievances to measure on.")
+        parser.add_argument(
+            "--text-cols",
+            required=True,
+            help="Comma-separated columns whose text is routed (joined by a space).",
+        )
+        parser.add_argument("--label-col", required=True, help="The column holding the right answer.")
+        parser.add_argument(
+            "--id-col",
+            help="A column identifying each grievance; rows of the test set are left out of training.",
+        )
+        parser.add_argument(
+            "--threshold",
+            type=float,
+            help="Auto-dispatch confidence (default: settings.ZHIZE_AUTO_DISPATCH_CONFIDENCE).",
+        )
+        parser.add_argument(
+            "--split-by-id",
+            type=float,
+            metavar="FRACTION",
+            help="Test on the rows whose id hashes into this share, train on the others (needs --id-col); "
+            "required when --train and --test are the same file.",
+        )
+        parser.add_argument(
+            "--prior",
+            type=Path,
+            help="A CSV/xlsx describing the labels: the label in --prior-label-col, names in the other "
+            "columns (e.g. a taxonomy). Each name is learned as a short example of its label.",
+        )
+        parser.add_argument("--prior-label-col", help="The label column of --prior (default: its first).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            report = self.report(options)
+        except TableError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2))
+
+    def report(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        text_cols = [column.strip() for column in options["text_cols"].split(",") if column.strip()]
+        label_col: str = options["label_col"]
+        id_col: str | None = options["id_col"]
+        fraction: float | None = options["split_by_id"]
+        threshold = options["threshold"]
+        if threshold is None:
+            threshold = float(getattr(settings, "ZHIZE_AUTO_DISPATCH_CONFIDENCE", 0.85))
+        if not text_cols:
+            raise CommandError("--text-cols names no column.")
+        if not 0.0 <= threshold <= 1.0:
+            raise CommandError(f"--threshold {threshold} is not between 0 and 1.")
+        if fraction is not None and not 0.0 < fraction < 1.0:
+            raise CommandError(f"--split-by-id {fraction} is not a fraction between 0 and 1.")
+        if fraction is not None and id_col is None:
+            raise CommandError(
+                "--split-by-id needs --id-col: the split is by id, so no grievance is on both sides."
+            )
+        train_path, test_path = options["train"], options["test"]
+        same_file = train_path.resolve() == test_path.resolve()
+        if same_file and fraction is None:
+            raise CommandError(
+                "--train and --test are the same file: give --split-by-id FRACTION (with --id-col), "
+                "or a router measured on what it learned from would look better than it is."
+            )
+
+        columns = [*text_cols, label_col, *([id_col] if id_col else [])]
+        train_rows = read_table(train_path)
+        require_columns(train_rows, columns, train_path)
+        test_rows = train_rows if same_file else read_table(test_path)
+        require_columns(test_rows, columns, test_path)
+        split = split_rows(train_rows, test_rows, id_col=id_col, test_fraction=fraction)
+        train = [row for row in split.train if row[label_col].strip()]
+        test = [row for row in split.test if row[label_col].strip()]
+        if not train or not test:
+            raise CommandError(
+                f"Nothing to evaluate: {len(train)} training rows and {len(test)} test rows with a label."
+            )
+
+        train_labels = [row[label_col].strip() for row in train]
+        priors: dict[str, list[str]] = {}
+        if options["prior"] is not None:
+            prior_rows = read_table(options["prior"])
+            prior_label_col = options["prior_label_col"] or (
+                next(iter(prior_rows[0]), "") if prior_rows else ""
+            )
+            require_columns(prior_rows, [prior_label_col], options["prior"])
+            known = set(train_labels)
+            # Labels the history never used would only compete with the ones it did.
+            priors = {
+                label: names
+                for label, names in prior_documents(prior_rows, prior_label_col).items()
+                if label in known
+            }
+
+        started = time.perf_counter()
+        model = TextClassifier.train(
+            [row_text(row, text_cols) for row in train], train_labels, prior_documents=priors
+        )
+        train_seconds = time.perf_counter() - started
+        test_labels = [row[label_col].strip() for row in test]
+        learned = set(model.labels)
+        report: dict[str, Any] = {
+            "train_size": len(train),
+            "test_size": len(test),
+            "labels": len(model.labels),
+        }
+        report.update(
+            evaluate(model, [row_text(row, text_cols) for row in test], test_labels, threshold=threshold)
+        )
+        report.update(
+            {
+                "test_labels_unseen_in_training": sum(label not in learned for label in test_labels),
+                "split": {
+                    "id_col": id_col,
+                    "test_fraction": fraction,
+                    "train_rows_dropped_as_in_test": split.overlap_dropped,
+                },
+                "prior_documents": sum(len(names) for names in priors.values()),
+                "temperature": model.temperature,
+                "train_seconds": round(train_seconds, 2),
+            }
+        )
+        return report

@@ -1,0 +1,38 @@
+"""Browser pages of the grievance loop. Included at the site root: ``path("", include("grievances.urls"))``.
+
+The services' notifications link to ``/grievances/<id>/`` and ``/grievances/whistles/<id>/``: those paths
+must stay as they are here. ``/g/<token>/`` is the citizen's status link, printed on SMS and receipts.
+"""
+
+from django.urls import path
+
+from grievances.views import citizen, detail, dispatch, figures, orders, whistles
+
+app_name = "grievances"
+
+urlpatterns = [
+    path("grievances/new/", dispatch.intake, name="new"),
+    path("grievances/queue/", dispatch.queue, name="queue"),
+    path("grievances/inbox/", orders.inbox, name="inbox"),
+    path("grievances/figures/", figures.figures, name="figures"),
+    path("grievances/whistles/", whistles.whistle_list, name="whistle_list"),
+    path("grievances/whistles/new/", whistles.whistle_new, name="whistle_new"),
+    path("grievances/whistles/<int:pk>/", whistles.whistle_detail, name="whistle_detail"),
+    path(
+        "grievances/whistles/<int:pk>/summonses/<int:summons_id>/report/",
+        whistles.report,
+        name="summons_report",
+    ),
+    path("grievances/orders/<int:pk>/accept/", orders.accept, name="order_accept"),
+    path("grievances/orders/<int:pk>/return/", orders.return_order, name="order_return"),
+    path("grievances/orders/<int:pk>/answer/", orders.answer, name="order_answer"),
+    path("grievances/orders/<int:pk>/progress/", orders.progress, name="order_progress"),
+    path("grievances/orders/<int:pk>/resolve/", orders.resolve, name="order_resolve"),
+    path("grievances/<int:pk>/", detail.grievance_detail, name="detail"),
+    path("grievances/<int:pk>/dispatch/", dispatch.dispatch, name="dispatch"),
+    path("grievances/<int:pk>/route/", dispatch.route, name="route"),
+    path("grievances/<int:pk>/cancel/", dispatch.cancel, name="cancel"),
+    path("grievances/<int:pk>/feedback/", dispatch.feedback, name="feedback"),
+    path("grievances/<int:pk>/close/", dispatch.close, name="close"),
+    path("g/<str:token>/", citizen.citizen_status, name="citizen"),
+]

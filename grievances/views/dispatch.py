@@ -1,0 +1,321 @@
+"""The hotline dispatchers' pages: the intake form, the queue of what nobody handles yet, and the POSTs
+behind the grievance page's dispatcher buttons (dispatch, route again, cancel, feedback, close)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from arbitration.views.common import Countdown, refuse_if_forbidden
+from core.errors import ApplicationError
+from duty_lists.models import Agency, AgencyLevel, Duty
+from grievances import selectors
+from grievances.forms import (
+    DispatchForm,
+    FeedbackForm,
+    IntakeForm,
+    QuickDispatchForm,
+    ReasonForm,
+    duties_in_force,
+)
+from grievances.models import Grievance, GrievanceState, OrderState, WorkOrder
+from grievances.services import (
+    grievance_cancel,
+    grievance_close,
+    grievance_dispatch,
+    grievance_feedback,
+    grievance_receive,
+    grievance_route,
+)
+from grievances.views.common import (
+    Clock,
+    active_agencies,
+    fix_or_report,
+    put_errors,
+    require_dispatcher,
+    visible_grievance,
+)
+from grievances.views.detail import SuggestionView, render_detail, suggestion_views
+
+PAGE_SIZE = 50
+
+
+def _detail_url(grievance: Grievance | int, anchor: str = "") -> str:
+    pk = grievance.pk if isinstance(grievance, Grievance) else grievance
+    return reverse("grievances:detail", kwargs={"pk": pk}) + (f"#{anchor}" if anchor else "")
+
+
+# --- Intake ------------------------------------------------------------------------------------------------
+
+
+@login_required
+def intake(request: HttpRequest) -> HttpResponse:
+    """Record what a citizen asks. The router suggests whose it is; when it is sure enough the grievance is
+    dispatched at once, else it waits in the queue with its suggestions."""
+    user = request.user
+    require_dispatcher(user)
+    streets = Agency.objects.filter(level=AgencyLevel.STREET, is_active=True).order_by("code")
+    form = IntakeForm(request.POST if request.method == "POST" else None, streets=streets)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            grievance, created = grievance_receive(
+                actor=user,
+                title=data["title"],
+                details=data["details"],
+                channel=data["channel"],
+                kind=data["kind"],
+                urgency=data["urgency"],
+                street=data["street_obj"],
+                address=data["address"],
+                contact_name=data["contact_name"],
+                contact_phone=data["contact_phone"],
+                idempotency_key=data["idempotency_key"],
+            )
+        except ApplicationError as error:
+            refuse_if_forbidden(error)
+            form.add_error(None, error.message)
+            put_errors(form, error)
+        else:
+            _announce_intake(request, grievance, created)
+            return redirect(_detail_url(grievance))
+    return render(request, "grievances/intake.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _announce_intake(request: HttpRequest, grievance: Grievance, created: bool) -> None:
+    if not created:
+        messages.info(
+            request,
+            _("This form was already sent: here is grievance %(ref)s.") % {"ref": grievance.reference},
+        )
+    elif grievance.state == GrievanceState.DISPATCHED and grievance.handling_agency is not None:
+        messages.success(
+            request,
+            _("Grievance %(ref)s is recorded and was dispatched automatically to %(agency)s.")
+            % {"ref": grievance.reference, "agency": grievance.handling_agency.name},
+        )
+    else:
+        messages.success(
+            request,
+            _("Grievance %(ref)s is recorded. Choose whom to dispatch it to.") % {"ref": grievance.reference},
+        )
+
+
+# --- The queue ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    grievance: Grievance
+    countdown: Countdown
+    top: SuggestionView | None
+    others: int
+    returns: list[WorkOrder] = field(default_factory=list)
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """Received, returned and reopened grievances, the soonest deadline first, each with the router's top
+    suggestion and a one-click dispatch of it."""
+    require_dispatcher(request.user)
+    returned = (
+        WorkOrder.objects.filter(state=OrderState.RETURNED)
+        .select_related("agency", "cited_duty", "cited_agency")
+        .order_by("-returned_at")
+    )
+    grievances = selectors.dispatch_queue().prefetch_related(
+        Prefetch("orders", queryset=returned, to_attr="returns")
+    )
+    page = Paginator(grievances, PAGE_SIZE).get_page(request.GET.get("page"))
+    clock = Clock()
+    rows = []
+    for grievance in page.object_list:
+        suggestions = suggestion_views(grievance, dispatchable=True, back="queue")
+        rows.append(
+            QueueRow(
+                grievance=grievance,
+                countdown=clock.of(grievance.deadline_at),
+                top=suggestions[0] if suggestions else None,
+                others=max(len(suggestions) - 1, 0),
+                returns=getattr(grievance, "returns", []),
+            )
+        )
+    context = {"page": page, "rows": rows, "overdue_count": sum(r.countdown.is_overdue for r in rows)}
+    return render(request, "grievances/queue.html", context)
+
+
+# --- The dispatcher's steps on one grievance ----------------------------------------------------------------
+
+
+def _back(grievance: Grievance, back: str) -> str:
+    return reverse("grievances:queue") if back == "queue" else _detail_url(grievance)
+
+
+@login_required
+@require_POST
+def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the grievance to a lead agency: a suggestion's one-click button (``quick``), or the form on the
+    grievance page with any agency, duty and cooperating agencies."""
+    user = request.user
+    grievance = visible_grievance(request, pk)
+    require_dispatcher(user)
+    if "quick" in request.POST:
+        return _quick_dispatch(request, grievance)
+    form = DispatchForm(
+        request.POST, agencies=active_agencies(), duties=duties_in_force(), auto_id="id_dispatch_%s"
+    )
+
+    def again(status: int) -> HttpResponse:
+        return render_detail(request, pk, bound={"dispatch": form}, status=status)
+
+    if not form.is_valid():
+        return again(400)
+    data = form.cleaned_data
+    try:
+        grievance = grievance_dispatch(
+            actor=user,
+            grievance=grievance,
+            agency=data["agency_obj"],
+            duty=Duty.objects.filter(pk=data["duty"]).first() if data["duty"] else None,
+            cooperating=data["cooperating_objs"],
+            note=data["note"].strip(),
+        )
+    except ApplicationError as error:
+        return fix_or_report(request, error, form, again, _detail_url(pk))
+    _dispatched(request, grievance)
+    return redirect(_detail_url(grievance))
+
+
+def _quick_dispatch(request: HttpRequest, grievance: Grievance) -> HttpResponse:
+    form = QuickDispatchForm(request.POST)
+    back = request.POST.get("back", "detail")
+    agency = duty = None
+    if form.is_valid():
+        agency = Agency.objects.filter(pk=form.cleaned_data["agency"]).first()
+        duty_id = form.cleaned_data["duty"]
+        duty = Duty.objects.filter(pk=duty_id).first() if duty_id else None
+    if agency is None:
+        messages.error(request, _("That suggestion is no longer valid: route the grievance again."))
+        return redirect(_back(grievance, back))
+    try:
+        grievance = grievance_dispatch(actor=request.user, grievance=grievance, agency=agency, duty=duty)
+    except ApplicationError as error:
+        refuse_if_forbidden(error)
+        messages.error(request, error.message)
+    else:
+        _dispatched(request, grievance)
+    return redirect(_back(grievance, back))
+
+
+def _dispatched(request: HttpRequest, grievance: Grievance) -> None:
+    messages.success(
+        request,
+        _("Grievance %(ref)s is dispatched to %(agency)s.")
+        % {
+            "ref": grievance.reference,
+            "agency": grievance.handling_agency.name if grievance.handling_agency else "—",
+        },
+    )
+
+
+@login_required
+@require_POST
+def route(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask the router again (after the list changed, or to see fresh suggestions)."""
+    grievance = visible_grievance(request, pk)
+    require_dispatcher(request.user)
+    try:
+        grievance = grievance_route(actor=request.user, grievance=grievance)
+    except ApplicationError as error:
+        refuse_if_forbidden(error)
+        messages.error(request, error.message)
+    else:
+        if grievance.state == GrievanceState.DISPATCHED:
+            _dispatched(request, grievance)
+        else:
+            messages.success(request, _("The suggestions are up to date with the list in force."))
+    return redirect(_detail_url(grievance, "suggestions"))
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    grievance = visible_grievance(request, pk)
+    require_dispatcher(request.user)
+    form = ReasonForm(request.POST, auto_id="id_cancel_%s")
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        grievance_cancel(actor=request.user, grievance=grievance, reason=reason)
+    except ApplicationError as error:
+        return fix_or_report(
+            request,
+            error,
+            form,
+            lambda status: render_detail(request, pk, bound={"cancel": form}, status=status),
+            _detail_url(pk),
+        )
+    messages.success(request, _("Grievance %(ref)s is cancelled.") % {"ref": grievance.reference})
+    return redirect(_detail_url(pk))
+
+
+@login_required
+@require_POST
+def feedback(request: HttpRequest, pk: int) -> HttpResponse:
+    """The citizen's rating, taken on the phone by a dispatcher."""
+    grievance = visible_grievance(request, pk)
+    require_dispatcher(request.user)
+    form = FeedbackForm(request.POST, auto_id="id_feedback_%s")
+
+    def again(status: int) -> HttpResponse:
+        return render_detail(request, pk, bound={"feedback": form}, status=status)
+
+    if not form.is_valid():
+        return again(400)
+    data = form.cleaned_data
+    try:
+        given = grievance_feedback(
+            actor=request.user,
+            grievance=grievance,
+            rating=data["rating"],
+            comment=data["comment"],
+            reopen=data["reopen"],
+            via="dispatcher",
+        )
+    except ApplicationError as error:
+        return fix_or_report(request, error, form, again, _detail_url(pk))
+    if given.reopened:
+        messages.success(request, _("The grievance is reopened and back in the queue."))
+    else:
+        messages.success(request, _("The rating is recorded and the grievance is closed."))
+    return redirect(_detail_url(pk))
+
+
+@login_required
+@require_POST
+def close(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close a resolved grievance whose citizen could not be reached for feedback."""
+    grievance = visible_grievance(request, pk)
+    require_dispatcher(request.user)
+    form = ReasonForm(request.POST, auto_id="id_close_%s")
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        grievance_close(actor=request.user, grievance=grievance, reason=reason)
+    except ApplicationError as error:
+        return fix_or_report(
+            request,
+            error,
+            form,
+            lambda status: render_detail(request, pk, bound={"close": form}, status=status),
+            _detail_url(pk),
+        )
+    messages.success(request, _("Grievance %(ref)s is closed.") % {"ref": grievance.reference})
+    return redirect(_detail_url(pk))
