@@ -41,15 +41,10 @@ from arbitration.filters import DisputeFilter
 from arbitration.models import Dispute, DisputeParty, Domain, Position, RulingKind
 from core.api.errors import ErrorSerializer
 from core.api.pagination import KeysetPagination
+from core.api.steps import STEP_ERRORS, step_api
 from duty_lists import selectors as registry
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
+ERRORS = dict(STEP_ERRORS)
 
 
 class DisputePagination(KeysetPagination):
@@ -181,28 +176,22 @@ class DisputePositionApi(APIView):
 
 
 def _transition(action: str, summary: str, description: str) -> type[APIView]:
-    @extend_schema(
-        tags=["disputes"],
-        summary=summary,
-        description=description,
-        request=DisputeReasonSerializer,
-        responses={200: DisputeDetailSerializer, **ERRORS},
+    """A step of the ladder's one transition table, named after its action (``accept_scope`` →
+    ``DisputeAcceptScopeApi``); every one takes a reason."""
+    return step_api(
+        "".join(part.title() for part in action.split("_")),
+        DisputeReasonSerializer,
+        lambda request, dispute, v: services.dispute_transition(
+            actor=request.user, dispute=dispute, action=action, reason=v["reason"]
+        ),
+        summary,
+        description,
+        prefix="Dispute",
+        tag="disputes",
+        find=_visible,
+        respond=dispute_payload,
+        response_serializer=DisputeDetailSerializer,
     )
-    class TransitionApi(APIView):
-        permission_classes = [IsAuthenticated]
-
-        def post(self, request: Request, pk: int) -> Response:
-            dispute = _visible(request, pk)
-            data = DisputeReasonSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            services.dispute_transition(
-                actor=request.user, dispute=dispute, action=action, reason=data.validated_data["reason"]
-            )
-            return Response(dispute_payload(request, pk))
-
-    name = "".join(part.title() for part in action.split("_"))
-    TransitionApi.__name__ = TransitionApi.__qualname__ = f"Dispute{name}Api"
-    return TransitionApi
 
 
 DisputeEscalateApi = _transition(

@@ -10,8 +10,8 @@ rest, with ``contact.masked`` saying so).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import ErrorSerializer
 from core.api.pagination import KeysetPagination
+from core.api.steps import STEP_ERRORS, step_api
 from core.errors import PermissionRefused
 from grievances import selectors, services
 from grievances.api.serializers import (
@@ -62,13 +63,7 @@ from grievances.models import (
     WorkOrder,
 )
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
+ERRORS = dict(STEP_ERRORS)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 100  # Grievance.idempotency_key
 
@@ -164,31 +159,15 @@ class GrievanceDetailApi(APIView):
         return Response(grievance_payload(request, pk))
 
 
-Step = Callable[[Request, Grievance, dict[str, Any]], object]
-
-
-def _step(
-    name: str, input_serializer: type[serializers.Serializer], perform: Step, summary: str, description: str
-) -> type[APIView]:
-    @extend_schema(
-        tags=["grievances"],
-        summary=summary,
-        description=description,
-        request=input_serializer,
-        responses={200: GrievanceDetailSerializer, **ERRORS},
-    )
-    class GrievanceStepApi(APIView):
-        permission_classes = [IsAuthenticated]
-
-        def post(self, request: Request, pk: int) -> Response:
-            grievance = _visible(request, pk)
-            data = input_serializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            perform(request, grievance, data.validated_data)
-            return Response(grievance_payload(request, pk))
-
-    GrievanceStepApi.__name__ = GrievanceStepApi.__qualname__ = f"Grievance{name}Api"
-    return GrievanceStepApi
+# Each step: find what the caller may see, validate, call the service, answer with a fresh read.
+_step = partial(
+    step_api,
+    prefix="Grievance",
+    tag="grievances",
+    find=_visible,
+    respond=grievance_payload,
+    response_serializer=GrievanceDetailSerializer,
+)
 
 
 GrievanceDispatchApi = _step(
@@ -289,39 +268,26 @@ class WorkOrderListApi(generics.ListAPIView):
         )
 
 
-OrderStep = Callable[[Request, WorkOrder, dict[str, Any]], object]
-
-
-def _order_step(
-    name: str,
-    input_serializer: type[serializers.Serializer],
-    perform: OrderStep,
-    summary: str,
-    description: str,
-) -> type[APIView]:
-    @extend_schema(
-        tags=["work orders"],
-        summary=summary,
-        description=description,
-        request=input_serializer,
-        responses={200: WorkOrderSerializer, **ERRORS},
+def _visible_order(request: Request, pk: int) -> WorkOrder:
+    visible = selectors.grievances_visible_to(request.user).values("id")
+    return get_object_or_404(
+        WorkOrder.objects.select_related("grievance__street"), pk=pk, grievance_id__in=visible
     )
-    class WorkOrderStepApi(APIView):
-        permission_classes = [IsAuthenticated]
 
-        def post(self, request: Request, pk: int) -> Response:
-            visible = selectors.grievances_visible_to(request.user).values("id")
-            order = get_object_or_404(
-                WorkOrder.objects.select_related("grievance__street"), pk=pk, grievance_id__in=visible
-            )
-            data = input_serializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            perform(request, order, data.validated_data)
-            fresh = WorkOrder.objects.select_related("agency", "cited_agency").get(pk=pk)
-            return Response(WorkOrderSerializer(fresh).data)
 
-    WorkOrderStepApi.__name__ = WorkOrderStepApi.__qualname__ = f"WorkOrder{name}Api"
-    return WorkOrderStepApi
+def _order_payload(request: Request, pk: int) -> dict[str, Any]:
+    fresh = WorkOrder.objects.select_related("agency", "cited_agency").get(pk=pk)
+    return dict(WorkOrderSerializer(fresh).data)
+
+
+_order_step = partial(
+    step_api,
+    prefix="WorkOrder",
+    tag="work orders",
+    find=_visible_order,
+    respond=_order_payload,
+    response_serializer=WorkOrderSerializer,
+)
 
 
 WorkOrderAcceptApi = _order_step(
@@ -521,35 +487,22 @@ class HandoverListApi(generics.ListAPIView):
         return Response(HandoverSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
 
-HandoverStep = Callable[[Request, Handover, dict[str, Any]], object]
+def _visible_handover(request: Request, pk: int) -> Handover:
+    return get_object_or_404(selectors.handovers_visible_to(request.user), pk=pk)
 
 
-def _handover_step(
-    name: str,
-    input_serializer: type[serializers.Serializer],
-    perform: HandoverStep,
-    summary: str,
-    description: str,
-) -> type[APIView]:
-    @extend_schema(
-        tags=["handovers"],
-        summary=summary,
-        description=description,
-        request=input_serializer,
-        responses={200: HandoverSerializer, **ERRORS},
-    )
-    class HandoverStepApi(APIView):
-        permission_classes = [IsAuthenticated]
+def _handover_payload(request: Request, pk: int) -> dict[str, Any]:
+    return dict(HandoverSerializer(selectors.handovers_visible_to(request.user).get(pk=pk)).data)
 
-        def post(self, request: Request, pk: int) -> Response:
-            handover = get_object_or_404(selectors.handovers_visible_to(request.user), pk=pk)
-            data = input_serializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            perform(request, handover, data.validated_data)
-            return Response(HandoverSerializer(selectors.handovers_visible_to(request.user).get(pk=pk)).data)
 
-    HandoverStepApi.__name__ = HandoverStepApi.__qualname__ = f"Handover{name}Api"
-    return HandoverStepApi
+_handover_step = partial(
+    step_api,
+    prefix="Handover",
+    tag="handovers",
+    find=_visible_handover,
+    respond=_handover_payload,
+    response_serializer=HandoverSerializer,
+)
 
 
 HandoverCompleteApi = _handover_step(
