@@ -481,6 +481,30 @@ def test_dispatcher_feedback_and_cancel(
     assert Grievance.objects.get(pk=other.pk).state == GrievanceState.CANCELLED
 
 
+@pytest.mark.django_db
+def test_dispatcher_closes_a_resolved_grievance_without_feedback(
+    english: Callable[[Any], Client], dispatcher: Any, member_a: Any, world: World, agency_a: Agency
+) -> None:
+    from grievances.services import grievance_resolve
+
+    grievance = dispatched_to(dispatcher, world, agency_a, duty=world.vending)
+    order_accept(actor=member_a, order=lead_order(grievance))
+    grievance_resolve(actor=member_a, grievance=grievance, resolution="已清理")
+    url = reverse("grievances:close", kwargs={"pk": grievance.pk})
+
+    # The handling agency sees the grievance but closing it is the dispatchers' step.
+    assert english(member_a).post(url, {"reason": "联系不上市民"}).status_code == 403
+    client = english(dispatcher)
+    no_reason = client.post(url, {"reason": "  "})
+    assert no_reason.status_code == 400
+    assert no_reason.context["close_form"].errors
+    assert Grievance.objects.get().state == GrievanceState.RESOLVED
+
+    done = client.post(url, {"reason": "三次联系不上市民"}, follow=True)
+    assert f"Grievance {grievance.reference} is closed." in done.content.decode()
+    assert Grievance.objects.get().state == GrievanceState.CLOSED
+
+
 # --- Whistles --------------------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ behind the grievance page's dispatcher buttons (dispatch, route again, cancel, f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib import messages
@@ -248,27 +249,6 @@ def route(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    grievance = visible_grievance(request, pk)
-    require_dispatcher(request.user)
-    form = ReasonForm(request.POST, auto_id="id_cancel_%s")
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        grievance_cancel(actor=request.user, grievance=grievance, reason=reason)
-    except ApplicationError as error:
-        return fix_or_report(
-            request,
-            error,
-            form,
-            lambda status: render_detail(request, pk, bound={"cancel": form}, status=status),
-            _detail_url(pk),
-        )
-    messages.success(request, _("Grievance %(ref)s is cancelled.") % {"ref": grievance.reference})
-    return redirect(_detail_url(pk))
-
-
-@login_required
-@require_POST
 def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     """The citizen's rating, taken on the phone by a dispatcher."""
     grievance = visible_grievance(request, pk)
@@ -301,21 +281,36 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """A duplicate, or a call that was no grievance: open orders are withdrawn."""
+    return _reason_step(request, pk, "cancel", grievance_cancel, _("Grievance %(ref)s is cancelled."))
+
+
+@login_required
+@require_POST
 def close(request: HttpRequest, pk: int) -> HttpResponse:
     """Close a resolved grievance whose citizen could not be reached for feedback."""
+    return _reason_step(request, pk, "close", grievance_close, _("Grievance %(ref)s is closed."))
+
+
+def _reason_step(
+    request: HttpRequest, pk: int, name: str, service: Callable[..., object], done: str
+) -> HttpResponse:
+    """A dispatcher's step that needs only a reason. An empty reason goes to the service, which refuses it
+    with the message the page shows beside the field."""
     grievance = visible_grievance(request, pk)
     require_dispatcher(request.user)
-    form = ReasonForm(request.POST, auto_id="id_close_%s")
+    form = ReasonForm(request.POST, auto_id=f"id_{name}_%s")
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
-        grievance_close(actor=request.user, grievance=grievance, reason=reason)
+        service(actor=request.user, grievance=grievance, reason=reason)
     except ApplicationError as error:
         return fix_or_report(
             request,
             error,
             form,
-            lambda status: render_detail(request, pk, bound={"close": form}, status=status),
+            lambda status: render_detail(request, pk, bound={name: form}, status=status),
             _detail_url(pk),
         )
-    messages.success(request, _("Grievance %(ref)s is closed.") % {"ref": grievance.reference})
+    messages.success(request, done % {"ref": grievance.reference})
     return redirect(_detail_url(pk))
