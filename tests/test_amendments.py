@@ -187,6 +187,23 @@ def test_approval_waits_for_every_reviewing_agency(registry, people, agency_a, a
 
 
 @pytest.mark.django_db
+def test_approval_refuses_a_lead_agency_dissolved_during_review(registry, people, agency_a, agency_b) -> None:
+    amendment = _walk_to(
+        S.JOINT_REVIEW, _transfer(registry, people["member_a"], agency_a, agency_b), **people
+    )
+    amendment_give_opinion(
+        actor=people["justice_staff"], amendment=amendment, agency=people["justice"], concurs=True
+    )
+    type(agency_b).objects.filter(pk=agency_b.pk).update(is_active=False)
+
+    with pytest.raises(ApplicationError) as refused:
+        amendment_approve(actor=people["officer"], amendment=amendment)
+    assert agency_b.code in str(refused.value.extra)
+    amendment.refresh_from_db()
+    assert amendment.state == S.JOINT_REVIEW and amendment.pending_revision is None
+
+
+@pytest.mark.django_db
 def test_returning_an_approved_amendment_unstages_it_and_allows_resubmission(
     registry, people, agency_a, agency_b
 ) -> None:

@@ -198,7 +198,8 @@ def revisions_stage(
     if len(set(codes)) != len(codes):
         raise ApplicationError(_("A duty code appears twice."), code="duplicate_code")
     agency_codes = {p.agency for _code, content in items if content for p in content.participants}
-    agencies = {a.code: a for a in Agency.objects.filter(code__in=agency_codes)}
+    # Only agencies that exist today: one dissolved while an amendment sat in review cannot become a lead.
+    agencies = {a.code: a for a in Agency.objects.filter(code__in=agency_codes, is_active=True)}
     classifications = {c.code: c for c in Classification.objects.filter(duty_list=duty_list)}
     duties = {d.code: d for d in Duty.objects.select_for_update().filter(duty_list=duty_list, code__in=codes)}
     in_force = {
