@@ -5,14 +5,15 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from arbitration.services.notifications import notification_send_email
+from arbitration.services.notifications import EmailNotSent, notification_send_emails
 from arbitration.services.sweep import report_overdue
 from arbitration.services.sweep import sweep as run_sweep
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def notification_email(notification_id: int) -> bool:
-    return notification_send_email(notification_id)
+@shared_task(autoretry_for=(OperationalError, EmailNotSent), retry_backoff=True, max_retries=3)
+def notification_emails(notification_ids: list[int]) -> int:
+    """The e-mails of one announcement. On retry the ones already sent are skipped (each row is claimed)."""
+    return notification_send_emails(notification_ids)
 
 
 @shared_task(

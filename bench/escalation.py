@@ -734,7 +734,7 @@ def kill_test(
         for _ in range(10):
             if not sweep().get("escalated"):
                 break
-    emails = re.findall(r"^(\S+ \S+) INFO .*notification_email\[.*succeeded", log, flags=re.MULTILINE)
+    emails = re.findall(r"^(\S+ \S+) INFO .*notification_emails\[.*succeeded", log, flags=re.MULTILINE)
     if len(emails) > 1:
         first, last = (
             datetime.strptime(t, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC) for t in (emails[0], emails[-1])
@@ -908,8 +908,8 @@ def markdown(r: Results) -> str:
         f"{b.disputes // 10:,} are open in negotiation, and every tenth of those ({s.due:,}) passed its "
         "deadline between 1 s and 3 days ago, their ids spread through the open range. 50 agencies with one "
         "staff member each and two editorial officers: every escalation notifies four people and queues "
-        "four e-mail tasks, as the product does (the users have no address: the task claims the row and "
-        "stops; there is no mail server to time).",
+        "one e-mail task for the four, as the product does (the users have no address: the task claims each "
+        "row and stops; there is no mail server to time).",
         f"- **One sweep**: `arbitration.services.sweep.sweep()` called in the bench process, against "
         f"PostgreSQL on loopback. Before it, one `escalate_due` of the first due dispute ran under "
         f"`CaptureQueriesContext`: {len(s.one_escalation_queries)} queries "

@@ -513,13 +513,63 @@ def test_notifications_are_sent_after_commit_and_once(
         for callback in callbacks:  # the same announcement again (a retried task): no duplicate
             callback()
     assert Notification.objects.filter(recipient=member_b, key=f"dispute:{dispute.pk}:filed").count() == 1
-    from arbitration.services.notifications import notification_send_email
+    from arbitration.services.notifications import notification_send_emails
 
     note = Notification.objects.get(recipient=member_b)
-    assert notification_send_email(note.pk) is True
-    assert notification_send_email(note.pk) is False  # a retried e-mail task sends nothing
+    assert notification_send_emails([note.pk]) == 1
+    assert notification_send_emails([note.pk]) == 0  # a retried e-mail task sends nothing
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [member_b.email]
     assert mail_callbacks is not None
+
+
+@pytest.mark.django_db
+def test_one_announcement_queues_one_email_task_for_all_its_recipients(
+    member_a, member_b, officer, agency_a, agency_b, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    from arbitration import tasks
+    from arbitration.services.notifications import notify
+
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks.notification_emails, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify(recipients=[member_a, member_b, officer], key="k", title="会商") == 3
+    assert queued == [sorted(Notification.objects.values_list("pk", flat=True))]
+    with django_capture_on_commit_callbacks(execute=True):
+        # Announced again with one more recipient: only the newcomer is written and e-mailed.
+        assert notify(recipients=[member_a, member_b, officer], key="k", title="会商") == 0
+        assert notify(recipients=[member_b], key="k2", title="另一件") == 1
+    assert len(queued) == 2 and len(queued[1]) == 1
+    assert Notification.objects.filter(key="k").count() == 3
+
+
+@pytest.mark.django_db
+def test_an_email_the_mail_server_refuses_is_retried_and_the_sent_ones_are_not(
+    member_a, member_b, monkeypatch, mailoutbox
+) -> None:
+    import smtplib
+
+    from django.core import mail
+
+    from arbitration.services.notifications import EmailNotSent, notification_send_emails
+
+    first = Notification.objects.create(recipient=member_a, key="x", title="甲", created_at=timezone.now())
+    second = Notification.objects.create(recipient=member_b, key="x", title="乙", created_at=timezone.now())
+    real_send = mail.send_mail
+
+    def refuse_b(*args, **kwargs):
+        if kwargs["recipient_list"] == [member_b.email]:
+            raise smtplib.SMTPServerDisconnected("gone")
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(mail, "send_mail", refuse_b)
+    with pytest.raises(EmailNotSent):
+        notification_send_emails([first.pk, second.pk])
+    second.refresh_from_db()
+    assert second.emailed_at is None and len(mailoutbox) == 1
+
+    monkeypatch.setattr(mail, "send_mail", real_send)
+    assert notification_send_emails([first.pk, second.pk]) == 1  # the retry: only the one not yet sent
+    assert [m.to for m in mailoutbox] == [[member_a.email], [member_b.email]]
 
 
 @pytest.mark.django_db

@@ -4,46 +4,73 @@ twice, and e-mailed by a task that claims each row with a conditional update."""
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from arbitration.models import Notification
-from duty_lists.models import Membership, Role
+from duty_lists.models import Role
 
 
 def people_of(*, agencies: Iterable[Any] = (), roles: Iterable[str] = ()) -> list[Any]:
-    """Active users who are agency staff of ``agencies``, or hold any of ``roles`` anywhere."""
+    """Active users who are agency staff of ``agencies``, or hold any of ``roles`` anywhere. One query: the
+    sweep asks this for every dispute it escalates."""
     agency_ids = [a.pk if hasattr(a, "pk") else a for a in agencies]
-    memberships = Membership.objects.filter(is_active=True, agency__is_active=True, user__is_active=True)
-    ids = set(
-        memberships.filter(agency_id__in=agency_ids, role=Role.AGENCY_STAFF).values_list("user_id", flat=True)
+    roles = list(roles)
+    if not agency_ids and not roles:
+        return []
+    active = Q(memberships__is_active=True, memberships__agency__is_active=True)
+    chosen = Q(memberships__agency_id__in=agency_ids, memberships__role=Role.AGENCY_STAFF) | Q(
+        memberships__role__in=roles
     )
-    ids |= set(memberships.filter(role__in=list(roles)).values_list("user_id", flat=True))
-    return list(get_user_model().objects.filter(pk__in=ids))
+    return list(get_user_model().objects.filter(active & chosen, is_active=True).distinct().order_by("pk"))
 
 
 def notify(*, recipients: Iterable[Any], key: str, title: str, body: str = "", url: str = "") -> int:
-    """Put a message in each recipient's inbox once per ``key``; e-mail it after commit. Returns how many
-    were new."""
-    created: list[int] = []
-    now = timezone.now()
-    for user in recipients:
-        try:
-            with transaction.atomic():
-                notification = Notification.objects.create(
-                    recipient=user, key=key[:200], title=title[:200], body=body, url=url, created_at=now
-                )
-        except IntegrityError:
-            continue  # this recipient already has it: a repeat, not a new message
-        created.append(notification.pk)
-    if created:
-        from arbitration.tasks import notification_email
+    """Put a message in each recipient's inbox once per ``key``; e-mail the new ones after commit, in one
+    task. Returns how many were new.
 
-        transaction.on_commit(lambda: [notification_email.delay(pk) for pk in created])
+    Those who already have it are read first and skipped, the rest written in one statement. Two callers
+    racing past that read (a sweep and a retried task) meet the unique (recipient, key) constraint; the
+    loser then falls back to one row at a time, so each still gets exactly one.
+    """
+    key = key[:200]
+    people = {user.pk: user for user in recipients}
+    have = set(
+        Notification.objects.filter(key=key, recipient_id__in=list(people)).values_list(
+            "recipient_id", flat=True
+        )
+    )
+    now = timezone.now()
+    fresh = [
+        Notification(recipient=user, key=key, title=title[:200], body=body, url=url, created_at=now)
+        for pk, user in people.items()
+        if pk not in have
+    ]
+    if not fresh:
+        return 0
+    try:
+        with transaction.atomic():
+            created = [n.pk for n in Notification.objects.bulk_create(fresh)]
+    except IntegrityError:
+        created = []
+        for notification in fresh:
+            try:
+                with transaction.atomic():
+                    notification.pk = None
+                    notification.save(force_insert=True)
+            except IntegrityError:
+                continue  # this recipient already has it: a repeat, not a new message
+            created.append(notification.pk)
+    if created:
+        from arbitration.tasks import notification_emails
+
+        transaction.on_commit(lambda: notification_emails.delay(created))
     return len(created)
 
 
@@ -55,22 +82,42 @@ def notification_mark_read(*, actor: Any, notification_ids: Iterable[int] | None
     return unread.update(read_at=timezone.now())
 
 
-def notification_send_email(notification_id: int) -> bool:
-    """Claim the row (emailed_at still empty → now) and send; a second run finds it claimed and stops."""
+class EmailNotSent(Exception):
+    """Some e-mails of a batch failed on the way to the mail server; their rows are released for a retry."""
+
+
+def notification_send_emails(notification_ids: Iterable[int]) -> int:
+    """E-mail each notification once: claim the row (emailed_at still empty → now), then send. A second run
+    finds the sent ones claimed and skips them. A message the mail server refused is released again and,
+    after the rest of the batch, ``EmailNotSent`` asks the task to retry just those. Returns how many were
+    sent."""
     from django.conf import settings
     from django.core.mail import send_mail
 
-    now = timezone.now()
-    claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(emailed_at=now)
-    if claimed != 1:
-        return False
-    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-    if not notification.recipient.email:
-        return False
-    send_mail(
-        subject=f"[zhize] {notification.title}",
-        message=f"{notification.body}\n\n{notification.url}".strip(),
-        from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
-        recipient_list=[notification.recipient.email],
-    )
-    return True
+    sent = 0
+    failed: list[int] = []
+    for notification_id in notification_ids:
+        now = timezone.now()
+        claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
+            emailed_at=now
+        )
+        if claimed != 1:
+            continue
+        notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+        if not notification.recipient.email:
+            continue
+        try:
+            send_mail(
+                subject=f"[zhize] {notification.title}",
+                message=f"{notification.body}\n\n{notification.url}".strip(),
+                from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
+                recipient_list=[notification.recipient.email],
+            )
+        except (smtplib.SMTPException, OSError):
+            Notification.objects.filter(pk=notification_id, emailed_at=now).update(emailed_at=None)
+            failed.append(notification_id)
+            continue
+        sent += 1
+    if failed:
+        raise EmailNotSent(failed)
+    return sent
