@@ -11,6 +11,7 @@ from arbitration.models import (
     DisputeEvent,
     DisputeParty,
     DisputeState,
+    FollowUp,
     Notification,
     Position,
     Ruling,
@@ -75,6 +76,42 @@ def rulings_visible_to(user: Any) -> QuerySet[Ruling]:
     rulings = Ruling.objects.select_related("dispute", "lead_agency").prefetch_related("cooperating__agency")
     visible_disputes = disputes_visible_to(user).values("pk")
     return rulings.filter(is_internal=False) | rulings.filter(dispute__in=visible_disputes)
+
+
+def ruling_detail(user: Any, pk: int) -> Ruling:
+    """One ruling this person may see (``rulings_visible_to``), with its dispute, amendment and follow-up
+    (raises Ruling.DoesNotExist otherwise)."""
+    return (
+        rulings_visible_to(user)
+        .select_related("dispute__domain", "amendment")
+        .prefetch_related(Prefetch("follow_ups", queryset=FollowUp.objects.select_related("agency")))
+        .get(pk=pk)
+    )
+
+
+def ruling_chain(user: Any, ruling: Ruling) -> list[tuple[Ruling, bool]]:
+    """The corrections ``ruling`` belongs to, oldest first, each with whether this person may see it: a
+    correction stays in its dispute, so the chain is read from the dispute's rulings in two queries. One
+    the person may not see (internal) keeps its place in the chain, to be shown without its content."""
+    rulings = {
+        r.pk: r
+        for r in Ruling.objects.filter(dispute_id=ruling.dispute_id).only(
+            "pk", "kind", "supersedes_id", "is_current", "issued_at", "effective_date"
+        )
+    }
+    visible = set(rulings_visible_to(user).filter(dispute_id=ruling.dispute_id).values_list("pk", flat=True))
+    successor = {r.supersedes_id: r.pk for r in rulings.values() if r.supersedes_id}
+    # Both walks are bounded by the number of rulings: a cycle in bad data ends them instead of hanging.
+    first = ruling.pk
+    for _step in range(len(rulings)):
+        earlier = rulings[first].supersedes_id
+        if earlier is None or earlier not in rulings:
+            break
+        first = earlier
+    chain = [first]
+    while chain[-1] in successor and len(chain) < len(rulings):
+        chain.append(successor[chain[-1]])
+    return [(rulings[pk], pk in visible) for pk in chain]
 
 
 def unread_count(user: Any) -> int:

@@ -43,6 +43,8 @@ urlpatterns = [
         name="attachment_download",
     ),
     path("disputes/<int:pk>/<slug:step>/", steps.dispute_step, name="step"),
+    path("rulings/", rulings.ruling_list, name="ruling_list"),
+    path("rulings/<int:pk>/", rulings.ruling_detail, name="ruling_detail"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/read/", inbox.mark_all_read, name="mark_all_read"),
     path("inbox/<int:pk>/", inbox.notification_open, name="notification_open"),

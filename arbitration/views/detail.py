@@ -230,7 +230,8 @@ def _duties(dispute: Dispute) -> list[tuple[Any, str]]:
 
 
 def _precedents(user: Any, dispute: Dispute) -> tuple[bool, list[tuple[Ruling, float, bool]]]:
-    """The past rulings most like this dispute, among those this person may see. The search lives in
+    """The past rulings most like this dispute, among those this person may see, each with whether this
+    person may open its dispute (every one links to its ruling's page). The search lives in
     ``arbitration.precedents``; until it exists the page says so instead of failing."""
     try:
         from arbitration.precedents import similar_rulings

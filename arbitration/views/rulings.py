@@ -1,8 +1,13 @@
-"""The ruling form, in its three uses: the editorial office's ruling (裁决), leadership's decision, and the
-office's confirmation of an agreement the parties reported. One form, one ``ruling_issue`` call.
+"""Rulings in the browser: the public list and page of each ruling, and the ruling form.
 
-A ruling on a class of matters drafts an amendment to the duty list inside the same transaction; if the
-registry refuses the change, nothing of the ruling is kept and the officer sees why on this form.
+The list and the page show what ``/api/v1/rulings/`` shows, to the same people: an issued ruling is public
+unless marked internal, and an internal one is seen by those who see its dispute
+(``selectors.rulings_visible_to``); any other ruling is a 404, as in the API.
+
+The form, in its three uses: the editorial office's ruling (裁决), leadership's decision, and the office's
+confirmation of an agreement the parties reported. One form, one ``ruling_issue`` call. A ruling on a class
+of matters drafts an amendment to the duty list inside the same transaction; if the registry refuses the
+change, nothing of the ruling is kept and the officer sees why on this form.
 """
 
 from __future__ import annotations
@@ -10,22 +15,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from arbitration.forms import CooperatingFormSet, FollowUpFormSet, RulingForm
-from arbitration.models import Dispute, RulingKind, RulingScope, Stance
+from arbitration import selectors
+from arbitration.forms import CooperatingFormSet, FollowUpFormSet, RulingForm, StyledForm, agency_groups
+from arbitration.models import Dispute, Ruling, RulingKind, RulingScope, Stance
 from arbitration.services import FollowUpSpec, NewDuty, ruling_issue
-from arbitration.views.common import active_agencies, agency_choices, refuse_if_forbidden, visible_dispute
+from arbitration.views.common import (
+    active_agencies,
+    agency_choices,
+    refuse_if_forbidden,
+    user_names,
+    visible_dispute,
+)
 from arbitration.views.detail import may_issue, ruling_open
 from core.errors import ApplicationError
+from duty_lists import selectors as registry
 from duty_lists.models import Agency, Classification
+
+PAGE_SIZE = 50
 
 TITLES = {
     RulingKind.RULING: gettext_lazy("Issue the ruling"),
@@ -216,3 +234,91 @@ def ruling_new(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         "class_scope": RulingScope.CLASS,
     }
     return render(request, "arbitration/ruling_form.html", context)
+
+
+# --- The list and the page of a ruling ---------------------------------------------------------------------
+
+
+class RulingFilterForm(StyledForm):
+    q = django_forms.CharField(
+        label=gettext_lazy("Search"),
+        required=False,
+        max_length=100,
+        help_text=gettext_lazy("Words of the dispute's title, the rationale or the legal bases."),
+    )
+    kind = django_forms.ChoiceField(label=gettext_lazy("Kind"), required=False)
+    scope = django_forms.ChoiceField(label=gettext_lazy("Scope"), required=False)
+    lead = django_forms.ChoiceField(label=gettext_lazy("Lead agency"), required=False)
+    current = django_forms.BooleanField(label=gettext_lazy("Current only (not superseded)"), required=False)
+
+    def __init__(self, *args: Any, leads: list[Agency], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        blank: list[Any] = [("", gettext_lazy("Any"))]
+        for name, choices in (
+            ("kind", blank + list(RulingKind.choices)),
+            ("scope", blank + list(RulingScope.choices)),
+            ("lead", blank + agency_groups(leads)),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, django_forms.ChoiceField)
+            field.choices = choices
+
+
+def ruling_list(request: HttpRequest) -> HttpResponse:
+    """The rulings this person may see, newest first. Public, as the API is: anonymous visitors see every
+    issued ruling not marked internal."""
+    visible = selectors.rulings_visible_to(request.user)
+    # The agencies that lead a ruling this person may see: the filter offers no agency that finds nothing.
+    leads = list(Agency.objects.filter(pk__in=visible.values("lead_agency_id")).order_by("code"))
+    form = RulingFilterForm(request.GET or None, leads=leads)
+    data: dict[str, Any] = {}
+    if form.is_bound:
+        form.is_valid()  # a valid field still narrows the list while the form shows the invalid one's error
+        data = form.cleaned_data
+    # The list shows no cooperating agencies: drop the selector's prefetch of them.
+    rulings = visible.prefetch_related(None)
+    if query := (data.get("q") or "").strip():
+        rulings = rulings.filter(
+            Q(dispute__title__icontains=query)
+            | Q(rationale__icontains=query)
+            | Q(legal_bases__icontains=query)
+        )
+    if data.get("kind"):
+        rulings = rulings.filter(kind=data["kind"])
+    if data.get("scope"):
+        rulings = rulings.filter(scope=data["scope"])
+    if data.get("lead"):
+        rulings = rulings.filter(lead_agency__code=data["lead"])
+    if data.get("current"):
+        rulings = rulings.filter(is_current=True)
+    page = Paginator(rulings.order_by("-issued_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "arbitration/ruling_list.html", {"form": form, "page": page})
+
+
+def ruling_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Everything a reader needs of one ruling. Its dispute and its amendment are linked only for those
+    who may open them; a ruling this person may not see is a 404 (not 403: the URL must not confirm it)."""
+    user = request.user
+    try:
+        ruling = selectors.ruling_detail(user, pk)
+    except Ruling.DoesNotExist:
+        raise Http404("no such ruling") from None
+    chain = selectors.ruling_chain(user, ruling)
+    position = next(i for i, (r, _visible) in enumerate(chain) if r.pk == ruling.pk)
+    # The amendment page is for signed-in people only; anonymous visitors see its number and state.
+    amendment_visible = bool(
+        ruling.amendment_id
+        and user.is_authenticated
+        and registry.amendments_visible_to(user).filter(pk=ruling.amendment_id).exists()
+    )
+    context = {
+        "ruling": ruling,
+        "dispute": ruling.dispute,
+        "dispute_visible": selectors.disputes_visible_to(user).filter(pk=ruling.dispute_id).exists(),
+        "amendment_visible": amendment_visible,
+        "issued_by": user_names([ruling.issued_by_id]).get(ruling.issued_by_id or 0, ""),
+        "chain": chain if len(chain) > 1 else [],
+        "supersedes": chain[position - 1] if position > 0 else None,
+        "superseded_by": chain[position + 1] if position + 1 < len(chain) else None,
+    }
+    return render(request, "arbitration/ruling_detail.html", context)

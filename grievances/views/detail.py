@@ -61,8 +61,8 @@ def suggestion_views(
             data=data,
             percent=percent(data.get("confidence")),
             marked_title=highlight(grievance.title, data.get("matched_words") or []),
-            # Rulings are public once issued (unless internal, which the API then refuses).
-            ruling_url=reverse("api:ruling_detail", kwargs={"pk": ruling}) if ruling else "",
+            # Rulings are public once issued (unless internal, which the ruling's page then refuses).
+            ruling_url=reverse("arbitration:ruling_detail", kwargs={"pk": ruling}) if ruling else "",
             is_current=bool(data.get("agency_id")) and data.get("agency_id") == grievance.handling_agency_id,
         )
         if dispatchable and data.get("agency_id"):
