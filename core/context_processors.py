@@ -32,6 +32,7 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         nav.append((str(_("Disputes")), reverse("arbitration:dispute_list")))
     if user.is_superuser or permissions.has_any_role(user, QUEUE_ROLES):
         nav.append((str(_("Work queue")), reverse("arbitration:queue")))
+    nav.append((str(_("Rulings")), reverse("arbitration:ruling_list")))  # public, as the API is
     nav.extend(_grievance_nav(user))
     if permissions.is_auditor(user) or user.is_superuser:
         nav.append((str(_("Audit log")), reverse("admin:core_auditentry_changelist")))
@@ -61,6 +62,8 @@ def _grievance_nav(user: Any) -> list[tuple[str, str]]:
         nav.append((str(_("My grievances")), reverse("grievances:inbox")))
     if user.is_superuser or (own and _has_whistles(own)):
         nav.append((str(_("Whistles")), reverse("grievances:whistle_list")))
+    if user.is_superuser or own or permissions.has_any_role(user, GRIEVANCE_FIGURES_ROLES):
+        nav.append((str(_("Handovers")), reverse("grievances:handover_list")))
     if user.is_superuser or permissions.has_any_role(user, GRIEVANCE_FIGURES_ROLES):
         nav.append((str(_("Grievance figures")), reverse("grievances:figures")))
     return nav

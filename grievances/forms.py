@@ -15,14 +15,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from arbitration.forms import StyledForm
 from core.workdays import SHANGHAI
 from duty_lists import selectors as registry
-from duty_lists.models import Agency, AgencyLevel, DutyType, Layer, Participation, ParticipationRole
-from grievances.models import Channel, GrievanceKind, GrievanceUrgency
+from duty_lists.models import Agency, AgencyLevel, Duty, DutyType, Layer, Participation, ParticipationRole
+from grievances.models import Channel, Grievance, GrievanceKind, GrievanceUrgency, HandoverDirection
 
 STREET_LEVELS = (AgencyLevel.STREET, AgencyLevel.COMMUNITY)
 # Where a POST came from, so a refusal is shown on the page the person was looking at.
@@ -314,6 +314,122 @@ class WhistleForm(StyledForm):
 
 class SummonsReportForm(StyledForm):
     note = forms.CharField(label=_("Who came, and what they found"), required=False, max_length=2000)
+
+
+# --- Two-way handovers (双向派单) -------------------------------------------------------------------------
+
+
+class HandoverForm(StyledForm):
+    """Report a matter to the agency whose remit it is. Back up (a street returning a matter that came
+    down) is a step on that handover's page, not a choice here: it needs the handover it answers."""
+
+    direction = forms.ChoiceField(
+        label=_("Direction"),
+        choices=[
+            (HandoverDirection.UP, HandoverDirection.UP.label),
+            (HandoverDirection.DOWN, HandoverDirection.DOWN.label),
+        ],
+        widget=forms.RadioSelect,
+        help_text=_(
+            "A street reports a district agency's matter up; a district agency passes a territorial "
+            "matter down to a street."
+        ),
+    )
+    from_agency = forms.ChoiceField(label=_("From"))
+    to_agency = forms.ChoiceField(label=_("To the agency"))
+    matter = forms.CharField(
+        label=_("The matter"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What was found and where, so that the receiving agency can act on it."),
+    )
+    found_at = forms.DateTimeField(
+        label=_("Found at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Empty: now. A matter is reported the same day it is found; later counts as late."),
+    )
+    duty = forms.ChoiceField(
+        label=_("Under the duty"),
+        required=False,
+        help_text=_("The duty of the list that makes it the receiving agency's, if there is one."),
+    )
+    grievance = forms.CharField(
+        label=_("Grievance reference"),
+        required=False,
+        max_length=30,
+        help_text=_("If the matter came in as a citizen's grievance."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        own: Iterable[Agency],
+        agencies: Iterable[Agency],
+        duties: Iterable[DutyOption],
+        grievances: QuerySet[Grievance],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        mine = list(own)
+        self.own = {str(a.pk): a for a in mine}
+        _set_choices(self.fields["from_agency"], [(pk, a.name) for pk, a in self.own.items()])
+        if len(mine) == 1:
+            self.fields["from_agency"].widget = forms.HiddenInput()
+            self.fields["from_agency"].initial = str(mine[0].pk)
+        if mine and not self.is_bound and "direction" not in self.initial:
+            # Streets mostly report up, district agencies mostly pass down.
+            street = mine[0].level in STREET_LEVELS
+            self.fields["direction"].initial = HandoverDirection.UP if street else HandoverDirection.DOWN
+        everyone = list(agencies)
+        self.agencies = {str(a.pk): a for a in everyone}
+        _set_choices(self.fields["to_agency"], _blank(_("(choose)")) + agency_choices(everyone))
+        options = list(duties)
+        _set_choices(self.fields["duty"], _blank(_("(none)")) + duty_choices(options))
+        self.grievances = grievances
+
+    def clean_duty(self) -> Duty | None:
+        value = self.cleaned_data.get("duty") or ""
+        # The choices are the duties in force: a value that passed them names a duty that exists.
+        return Duty.objects.filter(pk=int(value)).first() if value else None
+
+    def clean_grievance(self) -> Grievance | None:
+        reference = (self.cleaned_data.get("grievance") or "").strip()
+        if not reference:
+            return None
+        # Only a grievance this person sees may be linked: otherwise it is not theirs to name.
+        grievance = self.grievances.filter(reference=reference).first()
+        if grievance is None:
+            raise forms.ValidationError(_("No such grievance."))
+        return grievance
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["from_agency_obj"] = self.own.get(data.get("from_agency") or "")
+        data["to_agency_obj"] = self.agencies.get(data.get("to_agency") or "")
+        return data
+
+
+class HandoverCompleteForm(StyledForm):
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000)
+
+
+class HandoverReportBackForm(StyledForm):
+    report = forms.CharField(
+        label=_("What was done"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The agency that handed the matter over reads this."),
+    )
+
+
+class HandoverBackUpForm(StyledForm):
+    matter = forms.CharField(
+        label=_("Why the street cannot handle it"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The matter goes back up to the agency that passed it down, as a new handover."),
+    )
 
 
 # --- Figures ------------------------------------------------------------------------------------------------

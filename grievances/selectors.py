@@ -20,6 +20,7 @@ from grievances.models import (
     GrievanceEvent,
     GrievanceState,
     Handover,
+    HandoverState,
     OrderRole,
     OrderState,
     Summons,
@@ -131,6 +132,13 @@ def handovers_visible_to(user: Any) -> QuerySet[Handover]:
         return base
     agencies = permissions.agencies_of(user)
     return base.filter(Q(from_agency_id__in=agencies) | Q(to_agency_id__in=agencies))
+
+
+def handovers_awaiting(user: Any) -> QuerySet[Handover]:
+    """Handovers reported to the user's agencies and not yet taken over: theirs to complete."""
+    return Handover.objects.filter(
+        to_agency_id__in=permissions.agencies_of(user), state=HandoverState.REPORTED
+    )
 
 
 def open_summonses_of(user: Any) -> QuerySet[Summons]:

@@ -1,12 +1,13 @@
 """Browser pages of the grievance loop. Included at the site root: ``path("", include("grievances.urls"))``.
 
-The services' notifications link to ``/grievances/<id>/`` and ``/grievances/whistles/<id>/``: those paths
-must stay as they are here. ``/g/<token>/`` is the citizen's status link, printed on SMS and receipts.
+The services' notifications link to ``/grievances/<id>/``, ``/grievances/whistles/<id>/`` and
+``/grievances/handovers/<id>/``: those paths must stay as they are here. ``/g/<token>/`` is the citizen's
+status link, printed on SMS and receipts.
 """
 
 from django.urls import path
 
-from grievances.views import citizen, detail, dispatch, figures, orders, whistles
+from grievances.views import citizen, detail, dispatch, figures, handovers, orders, whistles
 
 app_name = "grievances"
 
@@ -23,6 +24,12 @@ urlpatterns = [
         whistles.report,
         name="summons_report",
     ),
+    path("grievances/handovers/", handovers.handover_list, name="handover_list"),
+    path("grievances/handovers/new/", handovers.handover_new, name="handover_new"),
+    path("grievances/handovers/<int:pk>/", handovers.handover_detail, name="handover_detail"),
+    path("grievances/handovers/<int:pk>/complete/", handovers.complete, name="handover_complete"),
+    path("grievances/handovers/<int:pk>/report-back/", handovers.report_back, name="handover_report_back"),
+    path("grievances/handovers/<int:pk>/back-up/", handovers.back_up, name="handover_back_up"),
     path("grievances/orders/<int:pk>/accept/", orders.accept, name="order_accept"),
     path("grievances/orders/<int:pk>/return/", orders.return_order, name="order_return"),
     path("grievances/orders/<int:pk>/answer/", orders.answer, name="order_answer"),

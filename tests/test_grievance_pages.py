@@ -249,7 +249,7 @@ def test_the_queue_shows_each_grievance_with_its_top_suggestion_and_why(
         suggestions=[{**vending.suggestions[0], "precedent_ruling": 7}, *vending.suggestions[1:]]
     )
     page = html(english(dispatcher).get(reverse("grievances:queue")))
-    assert 'href="/api/v1/rulings/7/"' in page
+    assert 'href="/rulings/7/"' in page
 
 
 @pytest.mark.django_db
