@@ -399,13 +399,31 @@ class Handover(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     late_flagged_at = models.DateTimeField(null=True, blank=True)
+    # A matter handed back up names the handover it came down as; that one is then closed as refused.
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="back_ups",
+        verbose_name=_("came down as"),
+    )
 
     class Meta:
         ordering = ["-reported_at"]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(from_agency=models.F("to_agency")), name="handover_between_two_agencies"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(direction=HandoverDirection.BACK_UP, parent__isnull=False)
+                | (~Q(direction=HandoverDirection.BACK_UP) & Q(parent__isnull=True)),
+                name="handover_back_up_names_what_came_down",
+            ),
+            # A matter goes back up once: a second, racing back-up of the same handover is refused.
+            models.UniqueConstraint(
+                fields=["parent"], condition=Q(parent__isnull=False), name="handover_one_back_up"
+            ),
         ]
 
     def __str__(self) -> str:

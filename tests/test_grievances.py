@@ -457,7 +457,21 @@ def test_two_way_dispatch_refuses_the_wrong_direction_and_outsiders(world, agenc
             actor=member_a, direction="down", from_agency=agency_a, to_agency=world.street, matter="违建"
         ),
     )
-    assert back_up.direction == "back_up"
+    assert back_up.direction == "back_up" and back_up.parent is not None
+    assert back_up.parent.state == HandoverState.REFUSED
+    # A matter goes back up once; one already done cannot go back up at all. Nothing is written.
+    for settled in (back_up.parent, down):
+        with pytest.raises(Conflict):
+            services.handover_report(
+                actor=world.street_staff,
+                direction="back_up",
+                from_agency=world.street,
+                to_agency=agency_a,
+                matter="再次退回",
+                parent=settled,
+            )
+    assert Handover.objects.filter(direction="back_up").count() == 1
+    assert Handover.objects.get(pk=down.pk).state == HandoverState.DONE
 
 
 def test_a_whistle_summons_departments_and_the_sweep_flags_those_late(

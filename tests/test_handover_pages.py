@@ -180,6 +180,11 @@ def test_a_matter_passed_down_goes_back_up_when_too_complex_for_the_street(
     assert down.state == HandoverState.REFUSED
     page = html(district.get(detail(down)))
     assert "Refused" in page and "Too complex for the street" in page
+    assert f'href="{detail(up)}" data-link="handed-back-as"' in page
+    assert f'href="{detail(down)}" data-link="came-down-as"' in html(district.get(detail(up)))
+    # The step is gone from the settled handover, and posting it again writes nothing.
+    street.post(step(down, "back_up"), {"matter": "再退一次"})
+    assert Handover.objects.count() == 2
 
 
 # --- Who may see and do what -------------------------------------------------------------------------------

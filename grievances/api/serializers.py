@@ -265,6 +265,11 @@ class HandoverSerializer(serializers.ModelSerializer):
     duty = GrievanceDutySerializer(read_only=True, allow_null=True)
     reported_late = serializers.BooleanField(read_only=True)
     handed_over_late = serializers.SerializerMethodField(help_text="Flagged by the sweep past handover_due.")
+    parent: Any = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="For a matter handed back up: the handover it came down as.",
+    )
 
     class Meta:
         model = Handover
@@ -286,6 +291,7 @@ class HandoverSerializer(serializers.ModelSerializer):
             "completed_at",
             "done_at",
             "report_back",
+            "parent",
         ]
 
     def get_handed_over_late(self, obj: Handover) -> bool:

@@ -89,7 +89,16 @@ def handover_report(
         )
     report_due, handover_due = handover_deadlines(found, now)
     with transaction.atomic():
+        if parent is not None:
+            # Under the lock, so two people sending the same matter back up cannot both succeed.
+            parent = Handover.objects.select_for_update().get(pk=parent.pk)
+            if parent.state not in (HandoverState.REPORTED, HandoverState.COMPLETED):
+                raise Conflict(
+                    _("That matter is settled already: it was done or handed back up."),
+                    code="handover_settled",
+                )
         handover = Handover.objects.create(
+            parent=parent,
             direction=direction,
             from_agency=from_agency,
             to_agency=to_agency,
@@ -103,10 +112,15 @@ def handover_report(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         if parent is not None:
-            Handover.objects.filter(
-                pk=parent.pk, state__in=[HandoverState.REPORTED, HandoverState.COMPLETED]
-            ).update(
-                state=HandoverState.REFUSED, report_back=_("Too complex for the street: handed back up.")
+            parent.state = HandoverState.REFUSED
+            parent.report_back = _("Too complex for the street: handed back up.")
+            parent.save(update_fields=["state", "report_back"])
+            audit_record(
+                actor=actor,
+                action="grievances.handover.refused",
+                target=parent,
+                before={"state": HandoverState.COMPLETED},
+                after={"state": HandoverState.REFUSED, "back_up": handover.pk},
             )
         audit_record(
             actor=actor,

@@ -275,6 +275,9 @@ def render_handover(
         "timeline": _timeline(view),
         "steps": _steps(request.user, handover, bound or {}),
         "grievance": grievance,
+        # Between the same two agencies as this one, so visible to whoever sees this one.
+        "came_down_as": handover.parent,
+        "handed_back_as": handover.back_ups.first(),
     }
     return render(request, "grievances/handover_detail.html", context, status=status)
 
