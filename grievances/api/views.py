@@ -521,5 +521,5 @@ HandoverReportBackApi = _handover_step(
         actor=request.user, handover=handover, report=v["report"]
     ),
     "Report back done",
-    "Staff of the receiving street report a matter that came down as done. Needs `report`.",
+    "Staff of the receiving agency report the matter done to the agency that handed it over. Needs `report`.",
 )

@@ -157,7 +157,8 @@ def handover_complete(*, actor: Any, handover: Handover, note: str = "") -> Hand
 
 
 def handover_report_back(*, actor: Any, handover: Handover, report: str) -> Handover:
-    """The street reports a matter that came down as done."""
+    """The receiving agency reports the matter done to the one that handed it over: a street on a matter
+    that came down, a district agency on one a street reported up (the street answers to the citizen)."""
     if not is_staff_of(actor, handover.to_agency_id):
         raise PermissionRefused(_("Only the receiving agency reports back."))
     if not report.strip():
