@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from duty_lists.models import Agency, Duty, DutyRevision
 
@@ -372,7 +373,7 @@ class HandoverDirection(models.TextChoices):
 
 
 class HandoverState(models.TextChoices):
-    REPORTED = "reported", _("Reported")
+    REPORTED = "reported", pgettext_lazy("handover", "Reported")
     COMPLETED = "completed", _("Handover completed")
     DONE = "done", _("Done and reported back")
     REFUSED = "refused", _("Refused")

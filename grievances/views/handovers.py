@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from arbitration.views.common import Countdown, refuse_if_forbidden
@@ -243,7 +244,7 @@ def _timeline(view: HandoverView) -> list[Moment]:
     h = view.handover
     moments = [
         Moment(_("Found"), h.found_at),
-        Moment(_("Reported"), h.reported_at, due=h.report_due, late=view.reported_late),
+        Moment(pgettext("handover", "Reported"), h.reported_at, due=h.report_due, late=view.reported_late),
     ]
     if h.completed_at is not None:
         moments.append(
