@@ -10,6 +10,8 @@ What it leaves behind:
 - one in the dispatchers' queue with the router's suggestions, and one the list does not cover at all;
 - one returned by two agencies, each citing the list: the second return files a pushback dispute;
 - a whistle blown by 北辰街道 summoning two departments, one of which has reported;
+- two-way dispatch: a matter 北辰街道 reported up and the department took over, one reported up a day late
+  and still waiting, and one a department passed down to the street;
 - the Open311 client "演示热线系统" with a fixed, printed key.
 
 ``load_grievance_demo`` is idempotent: it does nothing once grievances with a ``demo-`` external id exist.
@@ -31,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.actors import SYSTEM
+from core.workdays import add_working_days
 from duty_lists.models import Agency, Duty
 from grievances import routing
 from grievances.models import (
@@ -50,6 +53,8 @@ from grievances.services import (
     grievance_progress,
     grievance_receive,
     grievance_resolve,
+    handover_complete,
+    handover_report,
     order_accept,
     order_return,
     summons_report,
@@ -300,6 +305,35 @@ def _whistle(street: Agency) -> None:
     )
 
 
+def _handovers(street: Agency) -> None:
+    zhzf, sjj = Agency.objects.get(code="511602-zhzf"), Agency.objects.get(code="511602-sjj")
+    now = timezone.now()
+    taken_over = handover_report(
+        actor=_user("staff_bc"),
+        direction="up",
+        from_agency=street,
+        to_agency=sjj,
+        matter="网格员巡查发现北辰街道农贸市场内一家超市货架上有过期奶制品，已拍照留存，请市场监管部门查处。",
+    )
+    handover_complete(actor=_user("staff_sjj"), handover=taken_over, note="已安排执法人员今日到场检查。")
+    handover_report(
+        actor=_user("staff_bc"),
+        direction="up",
+        from_agency=street,
+        to_agency=zhzf,
+        matter="北辰街道滨河路夜间有渣土车沿途抛洒，路面污染严重，需综合执法部门查处。",
+        # Found on the working day before: reported late, whatever day the demo is loaded on.
+        found_at=add_working_days(now, -1),
+    )
+    handover_report(
+        actor=_user("staff_zhzf"),
+        direction="down",
+        from_agency=zhzf,
+        to_agency=street,
+        matter="新民巷3号院楼道长期堆放杂物，属小区环境整治事项，请街道督促物业清理。",
+    )
+
+
 def load_grievance_demo() -> str | None:
     """Create the demo grievances, whistle and Open311 client once; return the demo Open311 key (None when
     the client no longer holds it). Needs the demo people and the demo livelihood list."""
@@ -324,6 +358,7 @@ def _load(client: ApiClient) -> None:
             _follow(grievance, item.steps, dispatcher)
     _receive(OPEN311_GRIEVANCE, SYSTEM, street, client=client)
     _whistle(street)
+    _handovers(street)
 
 
 # --- Citizens' messages of shared/data, for a realistic queue ---------------------------------------------

@@ -338,7 +338,7 @@ class HandoverForm(StyledForm):
     from_agency = forms.ChoiceField(label=_("From"))
     to_agency = forms.ChoiceField(label=_("To the agency"))
     matter = forms.CharField(
-        label=_("The matter"),
+        label=_("Matter"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("What was found and where, so that the receiving agency can act on it."),

@@ -21,6 +21,7 @@ from grievances.models import (
     Grievance,
     GrievanceEvent,
     GrievanceState,
+    Handover,
     Summons,
     Whistle,
     WorkOrder,
@@ -45,7 +46,17 @@ def demo_people(db: None) -> None:
 def _counts() -> tuple[int, ...]:
     return tuple(
         model.objects.count()
-        for model in (Grievance, WorkOrder, GrievanceEvent, Feedback, Whistle, Summons, ApiClient, Dispute)
+        for model in (
+            Grievance,
+            WorkOrder,
+            GrievanceEvent,
+            Feedback,
+            Whistle,
+            Summons,
+            Handover,
+            ApiClient,
+            Dispute,
+        )
     )
 
 
@@ -111,6 +122,18 @@ def test_the_demo_whistle_has_one_department_reported_and_one_pending() -> None:
     assert whistle.street.short_name == "北辰街道"
     reported = {s.agency.short_name: s.reported_at is not None for s in whistle.summonses.all()}
     assert reported == {"区综合执法局": True, "区市监局": False}
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_demo_handovers_show_each_side_of_two_way_dispatch() -> None:
+    handovers = {
+        (h.direction, h.to_agency.short_name): h for h in Handover.objects.select_related("to_agency")
+    }
+    assert set(handovers) == {("up", "区市监局"), ("up", "区综合执法局"), ("down", "北辰街道")}
+    assert handovers["up", "区市监局"].state == "completed"
+    late = handovers["up", "区综合执法局"]
+    assert late.state == "reported" and late.reported_late
+    assert handovers["down", "北辰街道"].state == "reported"
 
 
 @pytest.mark.usefixtures("demo")
