@@ -72,35 +72,76 @@ def audit_record(
     actor_repr: str | None = None,
 ) -> AuditEntry:
     """Append one entry. ``action`` is a dotted code such as ``duty_lists.membership.granted``."""
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        target=target,
+        object_type=object_type,
+        object_id=object_id,
+        reason=reason,
+        before=before,
+        after=after,
+        request=request,
+        actor_repr=actor_repr,
+    )
+    audit_append([entry])
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    reason: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+    actor_repr: str | None = None,
+) -> AuditEntry:
+    """An entry not yet in the chain: give a list of them to ``audit_append``."""
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = object_id or str(target.pk)
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     if actor_repr is None:
         actor_repr = (actor.get_username() if actor is not None else "") or "anonymous"
+    return AuditEntry(
+        at=timezone.now(),
+        actor=actor if authenticated else None,
+        actor_repr=actor_repr,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        reason=reason,
+        before=_normalise(before),
+        after=_normalise(after),
+        ip_address=client_ip(request),
+    )
+
+
+def audit_append(entries: list[AuditEntry]) -> None:
+    """Chain the entries on in order under one lock of the head, and write them in one statement (the sweep
+    appends one per dispute it escalates)."""
+    if not entries:
+        return
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
         if head is None:  # a database flushed by tests, or restored without it: start the chain again
             AuditChainHead.objects.get_or_create(pk=1)
             head = AuditChainHead.objects.select_for_update().get(pk=1)
-        entry = AuditEntry(
-            seq=head.seq + 1,
-            at=timezone.now(),
-            actor=actor if authenticated else None,
-            actor_repr=actor_repr,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            reason=reason,
-            before=_normalise(before),
-            after=_normalise(after),
-            ip_address=client_ip(request),
-            prev_hash=head.entry_hash,
-        )
-        entry.entry_hash = _entry_hash(entry)
-        entry.save()
-        AuditChainHead.objects.filter(pk=1).update(seq=entry.seq, entry_hash=entry.entry_hash)
-    return entry
+        seq, previous = head.seq, head.entry_hash
+        for entry in entries:
+            seq += 1
+            entry.seq, entry.prev_hash = seq, previous
+            entry.entry_hash = previous = _entry_hash(entry)
+        if len(entries) == 1:
+            entries[0].save()
+        else:
+            AuditEntry.objects.bulk_create(entries)
+        AuditChainHead.objects.filter(pk=1).update(seq=seq, entry_hash=previous)
 
 
 def audit_access_refused(*, request: HttpRequest, reason: str = "") -> AuditEntry:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from arbitration.deadlines import stage_deadline
@@ -30,7 +32,9 @@ from arbitration.services import (
     ruling_issue,
     sweep,
 )
+from core.audit import verify_chain
 from core.errors import ApplicationError, Conflict, PermissionRefused
+from core.models import AuditEntry
 from core.workdays import SHANGHAI
 from duty_lists import selectors
 from duty_lists.models import AmendmentState, Duty
@@ -230,6 +234,53 @@ def test_sweep_escalates_a_stalled_stage_once_when_run_twice(member_a, agency_a,
     assert dispute.stage == "editorial_office" and dispute.office_step == "assess"
     assert DisputeStage.objects.filter(dispute=dispute, stage="editorial_office", by_sweep=True).count() == 1
     assert DisputeEvent.objects.filter(dispute=dispute, action="escalate").count() == 1
+
+
+def _due_disputes(member_a: Any, agency_a: Any, agency_b: Any, count: int) -> list[Dispute]:
+    disputes = [file_dispute(member_a, agency_a, agency_b, title=f"争议{i}") for i in range(count)]
+    Dispute.objects.filter(pk__in=[d.pk for d in disputes]).update(
+        deadline_at=timezone.now() - timedelta(minutes=1)
+    )
+    return disputes
+
+
+@pytest.mark.django_db
+def test_a_sweep_costs_the_same_queries_for_ten_due_disputes_as_for_forty(
+    member_a, member_b, officer, agency_a, agency_b, django_capture_on_commit_callbacks
+) -> None:
+    def sweep_queries(count: int) -> int:
+        _due_disputes(member_a, agency_a, agency_b, count)
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+            assert sweep()["escalated"] == count
+        return len(queries)
+
+    assert sweep_queries(10) == sweep_queries(40)
+    # Everything each escalation owes is there: a stage row, an event, an audit entry in an unbroken
+    # chain, and one message per party's staff and officer.
+    for dispute in Dispute.objects.all():
+        assert dispute.stage == "editorial_office" and dispute.office_step == "assess"
+        assert DisputeStage.objects.filter(dispute=dispute, stage="editorial_office", by_sweep=True).exists()
+        assert DisputeEvent.objects.filter(dispute=dispute, action="escalate").count() == 1
+        for person in (member_a, member_b, officer):
+            key = f"dispute:{dispute.pk}:stage:editorial_office"
+            assert Notification.objects.filter(recipient=person, key=key).count() == 1
+    assert AuditEntry.objects.filter(action="arbitration.dispute.escalate").count() == 50
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_a_stage_row_already_there_holds_up_only_its_own_dispute(member_a, agency_a, agency_b) -> None:
+    disputes = _due_disputes(member_a, agency_a, agency_b, 5)
+    odd = disputes[2]
+    # As if another path had entered the editorial office for it without moving the dispute along.
+    DisputeStage.objects.create(
+        dispute=odd, stage="editorial_office", entered_at=timezone.now(), deadline_at=timezone.now()
+    )
+    counts = sweep()
+    assert counts["escalated"] == 4 and counts["skipped"] == 1
+    assert Dispute.objects.get(pk=odd.pk).stage == "negotiation"
+    assert not DisputeEvent.objects.filter(dispute=odd, action="escalate").exists()
+    assert Dispute.objects.filter(stage="editorial_office").count() == 4
 
 
 @pytest.mark.django_db

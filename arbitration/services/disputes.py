@@ -13,7 +13,8 @@ event and an audit entry, notifies after commit, and does nothing when it has al
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from arbitration.deadlines import resumed_deadline, stage_deadline
+from arbitration.deadlines import Deadline, resumed_deadline, stage_deadline
 from arbitration.models import (
     LADDER,
     Dispute,
@@ -41,9 +42,10 @@ from arbitration.models import (
     Stance,
     Urgency,
 )
-from arbitration.services.notifications import notify, people_of
-from core.audit import audit_record
+from arbitration.services.notifications import Announcement, Message, announce
+from core.audit import audit_append, audit_entry, audit_record
 from core.errors import ApplicationError, Conflict, PermissionRefused
+from core.models import AuditEntry
 from duty_lists import permissions
 from duty_lists.models import Agency, Duty, Role
 
@@ -111,7 +113,16 @@ TRANSITIONS: dict[str, Transition] = {
 def _event(
     dispute: Dispute, action: str, actor: Any, reason: str = "", *, from_stage: str = "", from_state: str = ""
 ) -> None:
-    DisputeEvent.objects.create(
+    event, entry = _event_rows(dispute, action, actor, reason, from_stage=from_stage, from_state=from_state)
+    event.save()
+    audit_append([entry])
+
+
+def _event_rows(
+    dispute: Dispute, action: str, actor: Any, reason: str = "", *, from_stage: str = "", from_state: str = ""
+) -> tuple[DisputeEvent, AuditEntry]:
+    """The timeline event and the audit entry of a step, not yet written (the sweep writes many at once)."""
+    event = DisputeEvent(
         dispute=dispute,
         action=action,
         from_stage=from_stage,
@@ -123,7 +134,7 @@ def _event(
         reason=reason,
         at=timezone.now(),
     )
-    audit_record(
+    entry = audit_entry(
         actor=actor,
         action=f"arbitration.dispute.{action}",
         target=dispute,
@@ -131,6 +142,7 @@ def _event(
         before={"stage": from_stage or dispute.stage, "state": from_state or dispute.state},
         after={"stage": dispute.stage, "state": dispute.state, "step": dispute.office_step},
     )
+    return event, entry
 
 
 def dispute_url(dispute: Dispute) -> str:
@@ -139,18 +151,20 @@ def dispute_url(dispute: Dispute) -> str:
 
 def _announce(dispute: Dispute, key: str, title: str, *, roles: Iterable[str] = (), body: str = "") -> None:
     """Tell the parties (and people holding ``roles``) after the change commits."""
+    announcement = _announcement(dispute, key, title, roles=roles, body=body)
+    transaction.on_commit(lambda: announce([announcement]))
 
-    def send() -> None:
-        recipients = people_of(agencies=[p.agency_id for p in dispute.parties.all()], roles=roles)
-        notify(
-            recipients=recipients,
-            key=f"dispute:{dispute.pk}:{key}",
-            title=title,
-            body=body,
-            url=dispute_url(dispute),
-        )
 
-    transaction.on_commit(send)
+def _announcement(
+    dispute: Dispute, key: str, title: str, *, roles: Iterable[str] = (), body: str = ""
+) -> Announcement:
+    return Announcement(
+        Message(
+            key=f"dispute:{dispute.pk}:{key}"[:200], title=title[:200], body=body, url=dispute_url(dispute)
+        ),
+        agencies=tuple(p.agency_id for p in dispute.parties.all()),
+        roles=tuple(roles),
+    )
 
 
 def _locked(dispute: Dispute | int) -> Dispute:
@@ -161,16 +175,27 @@ def _locked(dispute: Dispute | int) -> Dispute:
 def _enter_stage(dispute: Dispute, stage: str, now: datetime, *, by_sweep: bool) -> None:
     """Move the locked dispute into ``stage``. The unique (dispute, stage) row makes a second entry fail
     even if two workers got this far: the caller's transaction then rolls back."""
-    deadline = stage_deadline(stage, dispute.urgency, now)
-    DisputeStage.objects.create(
+    _move(dispute, stage, now, stage_deadline(stage, dispute.urgency, now), by_sweep=by_sweep).save()
+
+
+def _move(dispute: Dispute, stage: str, now: datetime, deadline: Deadline, *, by_sweep: bool) -> DisputeStage:
+    """Set the dispute's fields for ``stage``; return its stage row, not yet written."""
+    for name, value in _stage_fields(stage, now, deadline).items():
+        setattr(dispute, name, value)
+    return DisputeStage(
         dispute=dispute, stage=stage, entered_at=now, deadline_at=deadline.at, by_sweep=by_sweep
     )
-    dispute.stage = stage
-    dispute.stage_started_at = now
-    dispute.deadline_at = deadline.at
-    dispute.remind_at = deadline.remind_at
-    dispute.reminded_stage = ""
-    dispute.office_step = OfficeStep.ASSESS if stage == S.EDITORIAL_OFFICE else ""
+
+
+def _stage_fields(stage: str, now: datetime, deadline: Deadline) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "stage_started_at": now,
+        "deadline_at": deadline.at,
+        "remind_at": deadline.remind_at,
+        "reminded_stage": "",
+        "office_step": OfficeStep.ASSESS if stage == S.EDITORIAL_OFFICE else "",
+    }
 
 
 def dispute_file(
@@ -454,65 +479,90 @@ def meeting_record(*, actor: Any, dispute: Dispute, held_on: Any, attendees: str
 
 
 def escalate_due(dispute_id: int, now: datetime) -> str:
-    """What the sweep does for one dispute, in its own transaction: escalate a stalled stage, or flag a
-    stalled leadership stage overdue. Returns what happened ("escalated", "overdue", or "skipped").
+    """What the sweep does for one dispute: "escalated", "overdue" (a stalled leadership stage is flagged),
+    or "skipped" (not due any more, or another worker holds it)."""
+    counts = escalate_due_many([dispute_id], now)
+    return next((outcome for outcome, n in counts.items() if n), "skipped")
+
+
+def escalate_due_many(dispute_ids: Sequence[int], now: datetime) -> Counter[str]:
+    """Escalate the stalled stages among ``dispute_ids`` in one transaction; flag stalled leadership stages
+    overdue. Counts what happened ("escalated", "overdue", "skipped").
 
     Locks with SKIP LOCKED: a dispute another worker holds is that worker's; we move on rather than wait,
-    and the re-check under our own lock sees whatever it did.
+    and the re-check in the locking query (still open, still due, not yet flagged) sees whatever it did.
+    A crash anywhere rolls back the whole batch, which the next sweep finds due again. Should a stage row
+    exist already (the unique (dispute, stage) row, the last line of exactly-once), the batch rolls back
+    and its disputes are taken one at a time, so one conflict holds up no other dispute.
     """
+    try:
+        with transaction.atomic():
+            return _escalate_locked(dispute_ids, now)
+    except IntegrityError:
+        if len(dispute_ids) == 1:
+            return Counter({"skipped": 1})  # another sweep entered that stage first
+        return sum((escalate_due_many([pk], now) for pk in dispute_ids), Counter())
+
+
+def _escalate_locked(dispute_ids: Sequence[int], now: datetime) -> Counter[str]:
     from core.actors import SYSTEM
 
-    with transaction.atomic():
-        dispute = (
-            Dispute.objects.select_for_update(skip_locked=True, of=("self",))
-            .prefetch_related("parties")
-            .filter(pk=dispute_id)
-            .first()
-        )
-        if (
-            dispute is None
-            or dispute.state != DisputeState.OPEN
-            or dispute.deadline_at is None
-            or dispute.deadline_at > now
-        ):
-            return "skipped"
+    disputes = list(
+        Dispute.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=list(dispute_ids), state=DisputeState.OPEN, deadline_at__lte=now, overdue=False)
+        .prefetch_related("parties")
+        .order_by("pk")
+    )
+    counts: Counter[str] = Counter({"skipped": len(set(dispute_ids)) - len(disputes)})
+    if not disputes:
+        return counts
+    deadlines: dict[tuple[str, str], Deadline] = {}  # the same for every dispute of a stage and urgency
+    moved: dict[tuple[str, str], list[int]] = defaultdict(list)
+    overdue: list[int] = []
+    stage_rows: list[DisputeStage] = []
+    events: list[DisputeEvent] = []
+    entries: list[AuditEntry] = []
+    announcements: list[Announcement] = []
+    for dispute in disputes:
         if dispute.stage == S.LEADERSHIP:
-            if dispute.overdue:
-                return "skipped"
             dispute.overdue = True
-            dispute.save(update_fields=["overdue"])
-            _event(dispute, "overdue", SYSTEM, _("Leadership's time limit has passed."))
-            _announce(
-                dispute,
-                "overdue",
-                _("Overdue at leadership: %(title)s") % {"title": dispute.title},
-                roles=[Role.LEADER, Role.EDITORIAL_OFFICER],
+            overdue.append(dispute.pk)
+            event, entry = _event_rows(dispute, "overdue", SYSTEM, _("Leadership's time limit has passed."))
+            title = _("Overdue at leadership: %(title)s") % {"title": dispute.title}
+            announcements.append(
+                _announcement(dispute, "overdue", title, roles=[Role.LEADER, Role.EDITORIAL_OFFICER])
             )
-            return "overdue"
-        from_stage = dispute.stage
-        next_stage = LADDER[LADDER.index(Stage(from_stage)) + 1]
-        try:
-            with transaction.atomic():
-                _enter_stage(dispute, next_stage, now, by_sweep=True)
-        except IntegrityError:
-            return "skipped"  # another sweep entered that stage first
-        dispute.save()
-        _event(
-            dispute,
-            "escalate",
-            SYSTEM,
-            _("The %(stage)s stage passed its deadline.") % {"stage": Stage(from_stage).label},
-            from_stage=from_stage,
-            from_state=DisputeState.OPEN,
-        )
-        _announce(
-            dispute,
-            f"stage:{next_stage}",
-            _("Dispute escalated to %(stage)s: %(title)s")
-            % {"stage": Stage(next_stage).label, "title": dispute.title},
-            roles=[Role.EDITORIAL_OFFICER] if next_stage == S.EDITORIAL_OFFICE else [Role.LEADER],
-        )
-        return "escalated"
+        else:
+            from_stage = dispute.stage
+            next_stage = LADDER[LADDER.index(Stage(from_stage)) + 1]
+            key = (next_stage, dispute.urgency)
+            if key not in deadlines:
+                deadlines[key] = stage_deadline(next_stage, dispute.urgency, now)
+            stage_rows.append(_move(dispute, next_stage, now, deadlines[key], by_sweep=True))
+            moved[key].append(dispute.pk)
+            reason = _("The %(stage)s stage passed its deadline.") % {"stage": Stage(from_stage).label}
+            event, entry = _event_rows(
+                dispute, "escalate", SYSTEM, reason, from_stage=from_stage, from_state=DisputeState.OPEN
+            )
+            title = _("Dispute escalated to %(stage)s: %(title)s") % {
+                "stage": Stage(next_stage).label,
+                "title": dispute.title,
+            }
+            roles = [Role.EDITORIAL_OFFICER] if next_stage == S.EDITORIAL_OFFICE else [Role.LEADER]
+            announcements.append(_announcement(dispute, f"stage:{next_stage}", title, roles=roles))
+        events.append(event)
+        entries.append(entry)
+    DisputeStage.objects.bulk_create(stage_rows)
+    for (stage, urgency), ids in moved.items():
+        Dispute.objects.filter(pk__in=ids).update(**_stage_fields(stage, now, deadlines[stage, urgency]))
+    if overdue:
+        Dispute.objects.filter(pk__in=overdue).update(overdue=True)
+    DisputeEvent.objects.bulk_create(events)
+    audit_append(entries)
+    transaction.on_commit(lambda: announce(announcements))
+    counts["escalated"] = sum(len(ids) for ids in moved.values())
+    counts["overdue"] = len(overdue)
+    return counts
 
 
 def policy_update(*, actor: Any, policy: Any, reason: str = "", **limits: Any) -> Any:

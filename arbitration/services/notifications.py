@@ -5,7 +5,9 @@ twice, and e-mailed by a task that claims each row with a conditional update."""
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from arbitration.models import Notification
-from duty_lists.models import Role
+from duty_lists.models import Membership, Role
 
 
 def people_of(*, agencies: Iterable[Any] = (), roles: Iterable[str] = ()) -> list[Any]:
@@ -33,24 +35,71 @@ def people_of(*, agencies: Iterable[Any] = (), roles: Iterable[str] = ()) -> lis
 
 def notify(*, recipients: Iterable[Any], key: str, title: str, body: str = "", url: str = "") -> int:
     """Put a message in each recipient's inbox once per ``key``; e-mail the new ones after commit, in one
-    task. Returns how many were new.
+    task. Returns how many were new."""
+    message = Message(key=key[:200], title=title[:200], body=body, url=url)
+    return _deliver([(user.pk, message) for user in {u.pk: u for u in recipients}.values()])
 
-    Those who already have it are read first and skipped, the rest written in one statement. Two callers
-    racing past that read (a sweep and a retried task) meet the unique (recipient, key) constraint; the
-    loser then falls back to one row at a time, so each still gets exactly one.
+
+@dataclass(frozen=True)
+class Message:
+    key: str
+    title: str
+    body: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A message for the staff of some agencies and whoever holds some roles."""
+
+    message: Message
+    agencies: tuple[int, ...] = ()
+    roles: tuple[str, ...] = ()
+
+
+def announce(announcements: Sequence[Announcement]) -> int:
+    """Deliver many announcements at once (the sweep's escalations): one query finds everybody they are
+    for, then as ``notify``. Returns how many messages were new."""
+    agency_ids = {a for x in announcements for a in x.agencies}
+    roles = {r for x in announcements for r in x.roles}
+    if not announcements or not (agency_ids or roles):
+        return 0
+    staff: dict[int, set[int]] = defaultdict(set)
+    holders: dict[str, set[int]] = defaultdict(set)
+    memberships = Membership.objects.filter(is_active=True, agency__is_active=True, user__is_active=True)
+    chosen = Q(agency_id__in=agency_ids, role=Role.AGENCY_STAFF) | Q(role__in=roles)
+    for user_id, agency_id, role in memberships.filter(chosen).values_list("user_id", "agency_id", "role"):
+        if role == Role.AGENCY_STAFF:
+            staff[agency_id].add(user_id)
+        holders[role].add(user_id)
+    deliveries = []
+    for x in announcements:
+        people = set().union(*(staff[a] for a in x.agencies), *(holders[r] for r in x.roles))
+        deliveries += [(user_id, x.message) for user_id in sorted(people)]
+    return _deliver(deliveries)
+
+
+def _deliver(deliveries: list[tuple[int, Message]]) -> int:
+    """Write each (recipient, message) that the recipient does not have yet, in one statement; e-mail them
+    after commit in one task.
+
+    Two callers racing past the read of what exists (a sweep and a retried task) meet the unique
+    (recipient, key) constraint; the loser then falls back to one row at a time, so each recipient still
+    gets exactly one.
     """
-    key = key[:200]
-    people = {user.pk: user for user in recipients}
+    if not deliveries:
+        return 0
+    keys = {m.key for _user, m in deliveries}
     have = set(
-        Notification.objects.filter(key=key, recipient_id__in=list(people)).values_list(
-            "recipient_id", flat=True
+        Notification.objects.filter(key__in=keys, recipient_id__in={u for u, _m in deliveries}).values_list(
+            "recipient_id", "key"
         )
     )
     now = timezone.now()
     fresh = [
-        Notification(recipient=user, key=key, title=title[:200], body=body, url=url, created_at=now)
-        for pk, user in people.items()
-        if pk not in have
+        Notification(recipient_id=u, key=m.key, title=m.title, body=m.body, url=m.url, created_at=now)
+        for u, m in deliveries
+        if (u, m.key) not in have
     ]
     if not fresh:
         return 0
