@@ -605,20 +605,20 @@ def test_an_email_the_mail_server_refuses_is_retried_and_the_sent_ones_are_not(
 
     first = Notification.objects.create(recipient=member_a, key="x", title="甲", created_at=timezone.now())
     second = Notification.objects.create(recipient=member_b, key="x", title="乙", created_at=timezone.now())
-    real_send = mail.send_mail
+    real_send = mail.EmailMessage.send
 
-    def refuse_b(*args, **kwargs):
-        if kwargs["recipient_list"] == [member_b.email]:
+    def refuse_b(message, *args, **kwargs):
+        if message.to == [member_b.email]:
             raise smtplib.SMTPServerDisconnected("gone")
-        return real_send(*args, **kwargs)
+        return real_send(message, *args, **kwargs)
 
-    monkeypatch.setattr(mail, "send_mail", refuse_b)
+    monkeypatch.setattr(mail.EmailMessage, "send", refuse_b)
     with pytest.raises(EmailNotSent):
         notification_send_emails([first.pk, second.pk])
     second.refresh_from_db()
     assert second.emailed_at is None and len(mailoutbox) == 1
 
-    monkeypatch.setattr(mail, "send_mail", real_send)
+    monkeypatch.setattr(mail.EmailMessage, "send", real_send)
     assert notification_send_emails([first.pk, second.pk]) == 1  # the retry: only the one not yet sent
     assert [m.to for m in mailoutbox] == [[member_a.email], [member_b.email]]
 

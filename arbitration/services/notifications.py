@@ -4,6 +4,7 @@ twice, and e-mailed by a task that claims each row with a conditional update."""
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -136,37 +137,44 @@ class EmailNotSent(Exception):
 
 
 def notification_send_emails(notification_ids: Iterable[int]) -> int:
-    """E-mail each notification once: claim the row (emailed_at still empty → now), then send. A second run
-    finds the sent ones claimed and skips them. A message the mail server refused is released again and,
-    after the rest of the batch, ``EmailNotSent`` asks the task to retry just those. Returns how many were
-    sent."""
+    """E-mail each notification once, over one connection to the mail server. The rows are claimed first
+    (emailed_at still empty → now) in one statement, skipping any that a parallel run holds, so a second
+    run finds the sent ones claimed and skips them. A message the mail server refused is released again
+    and ``EmailNotSent`` asks the task to retry just those. Returns how many were sent."""
     from django.conf import settings
-    from django.core.mail import send_mail
+    from django.core.mail import EmailMessage, get_connection
 
-    sent = 0
-    failed: list[int] = []
-    for notification_id in notification_ids:
-        now = timezone.now()
-        claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
-            emailed_at=now
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = list(
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("recipient")
+            .filter(pk__in=list(notification_ids), emailed_at__isnull=True)
+            .order_by("pk")
         )
-        if claimed != 1:
-            continue
-        notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-        if not notification.recipient.email:
-            continue
-        try:
-            send_mail(
+        Notification.objects.filter(pk__in=[n.pk for n in claimed]).update(emailed_at=now)
+    addressed = [n for n in claimed if n.recipient.email]
+    if not addressed:
+        return 0
+    failed: list[int] = []
+    connection = get_connection()
+    try:
+        for notification in addressed:
+            message = EmailMessage(
                 subject=f"[zhize] {notification.title}",
-                message=f"{notification.body}\n\n{notification.url}".strip(),
+                body=f"{notification.body}\n\n{notification.url}".strip(),
                 from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
-                recipient_list=[notification.recipient.email],
+                to=[notification.recipient.email],
+                connection=connection,
             )
-        except (smtplib.SMTPException, OSError):
-            Notification.objects.filter(pk=notification_id, emailed_at=now).update(emailed_at=None)
-            failed.append(notification_id)
-            continue
-        sent += 1
+            try:
+                message.send()
+            except (smtplib.SMTPException, OSError):
+                failed.append(notification.pk)
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.close()
     if failed:
+        Notification.objects.filter(pk__in=failed, emailed_at=now).update(emailed_at=None)
         raise EmailNotSent(failed)
-    return sent
+    return len(addressed)
