@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from arbitration.models import DisputeKind, Domain, RulingScope, Stance, Urgency
+from core.forms import StyledForm
 from duty_lists import selectors
 from duty_lists.models import Agency, AgencyLevel, Classification, Duty, DutyList
 
@@ -54,19 +55,6 @@ def _blank(label: Any) -> list[tuple[str, Any]]:
 def _set_choices(field: forms.Field, choices: list[Any]) -> None:
     assert isinstance(field, forms.ChoiceField)
     field.choices = choices
-
-
-class StyledForm(forms.Form):
-    """Text inputs and selects get the house ``input`` class; radios, checkboxes and hidden fields keep
-    their own look."""
-
-    PLAIN = (forms.RadioSelect, forms.CheckboxSelectMultiple, forms.CheckboxInput, forms.HiddenInput)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            if not isinstance(field.widget, self.PLAIN):
-                field.widget.attrs.setdefault("class", "input")
 
 
 # --- Filing ----------------------------------------------------------------------------------------------

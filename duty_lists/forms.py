@@ -16,6 +16,7 @@ from django import forms
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import StyledForm
 from duty_lists.models import (
     Agency,
     AgencyLevel,
@@ -53,17 +54,6 @@ def _blank(label: Any) -> list[tuple[str, Any]]:
 def set_choices(field: forms.Field, choices: list[tuple[Any, Any]]) -> None:
     assert isinstance(field, forms.ChoiceField)
     field.choices = choices
-
-
-class StyledForm(forms.Form):
-    """Gives text inputs and selects the house ``input`` class (radios and hidden fields keep theirs)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for bound_field in self.fields.values():
-            widget = bound_field.widget
-            if not isinstance(widget, forms.RadioSelect | forms.HiddenInput):
-                widget.attrs.setdefault("class", "input")
 
 
 # --- Public browse -------------------------------------------------------------------------------------

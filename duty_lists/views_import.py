@@ -28,9 +28,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
+from core.forms import StyledForm
 from duty_lists import permissions
 from duty_lists.exporting import template_workbook
-from duty_lists.forms import StyledForm
 from duty_lists.importing import ImportReport
 from duty_lists.models import Agency, DutyList
 from duty_lists.services import edition_publish

@@ -18,7 +18,7 @@ from django import forms
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from arbitration.forms import StyledForm
+from core.forms import StyledForm
 from core.workdays import SHANGHAI
 from duty_lists import selectors as registry
 from duty_lists.models import Agency, AgencyLevel, Duty, DutyType, Layer, Participation, ParticipationRole

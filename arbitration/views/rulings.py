@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from arbitration import selectors
-from arbitration.forms import CooperatingFormSet, FollowUpFormSet, RulingForm, StyledForm, agency_groups
+from arbitration.forms import CooperatingFormSet, FollowUpFormSet, RulingForm, agency_groups
 from arbitration.models import Dispute, Ruling, RulingKind, RulingScope, Stance
 from arbitration.services import FollowUpSpec, NewDuty, ruling_issue
 from arbitration.views.common import (
@@ -40,6 +40,7 @@ from arbitration.views.common import (
 )
 from arbitration.views.detail import may_issue, ruling_open
 from core.errors import ApplicationError
+from core.forms import StyledForm
 from duty_lists import selectors as registry
 from duty_lists.models import Agency, Classification
 
