@@ -170,12 +170,19 @@ def test_an_anonymous_visitor_reads_a_public_ruling_in_full(client, published) -
 def test_the_dispute_is_linked_only_for_those_who_may_see_it(
     client, login, outsider, member_a, officer, published
 ) -> None:
+    from arbitration.views.common import user_names
+
     dispute_url = reverse("arbitration:dispute_detail", kwargs={"pk": published.dispute_id})
+    # The officer who signed it is named to those who follow the dispute; the public reads the office's.
+    issuer = user_names([published.issued_by_id])[published.issued_by_id]
+    assert issuer
     for reader in (login(member_a), login(officer)):
-        assert f'href="{dispute_url}"' in html(reader.get(detail_url(published)))
+        page = html(reader.get(detail_url(published)))
+        assert f'href="{dispute_url}"' in page and issuer in page
     for reader in (client, login(outsider)):
         page = html(reader.get(detail_url(published)))
         assert "夜市占道经营归谁管" in page and f'href="{dispute_url}"' not in page
+        assert issuer not in page
 
 
 # --- Corrections -----------------------------------------------------------------------------------------

@@ -312,12 +312,17 @@ def ruling_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and user.is_authenticated
         and registry.amendments_visible_to(user).filter(pk=ruling.amendment_id).exists()
     )
+    dispute_visible = selectors.disputes_visible_to(user).filter(pk=ruling.dispute_id).exists()
     context = {
         "ruling": ruling,
         "dispute": ruling.dispute,
-        "dispute_visible": selectors.disputes_visible_to(user).filter(pk=ruling.dispute_id).exists(),
+        "dispute_visible": dispute_visible,
         "amendment_visible": amendment_visible,
-        "issued_by": user_names([ruling.issued_by_id]).get(ruling.issued_by_id or 0, ""),
+        # The public reads a ruling as the office's (as the API gives it); the officer who signed it is named
+        # only to those who follow the dispute itself.
+        "issued_by": (
+            user_names([ruling.issued_by_id]).get(ruling.issued_by_id or 0, "") if dispute_visible else ""
+        ),
         "chain": chain if len(chain) > 1 else [],
         "supersedes": chain[position - 1] if position > 0 else None,
         "superseded_by": chain[position + 1] if position + 1 < len(chain) else None,
