@@ -32,7 +32,9 @@ jieba's dictionary is extended with the registry's own vocabulary (titles of dut
 and synonyms, agency names and short names) so that ``区综合执法局`` stays one token instead of
 ``区 / 综合 / 执法局``. The vocabulary is loaded lazily, once per process, and reloaded after
 ``invalidate_user_dictionary()`` (call it when an edition is published) or, for the other processes that do
-not see that call, when a cheap check every few minutes notices a new edition or a changed agency.
+not see that call, when a cheap check every few minutes notices a new edition or a changed agency. Searches
+and routing do not wait for a reload: they go on with the vocabulary in place while a thread loads the new
+one (``ZHIZE_SEARCH_RELOAD_IN_BACKGROUND``); indexing does wait.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ from functools import reduce
 from operator import add, and_, or_
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connections
 from django.db.models import Case, Count, F, FloatField, Func, Max, Q, QuerySet, Value, When
 
 from duty_lists.models import DutyRevision
+
+logger = logging.getLogger(__name__)
 
 # Runs of letters and digits of any script (``\w`` without the underscore). PostgreSQL's default parser
 # keeps each such run as one lexeme, so document and query tokens are parsed identically.
@@ -184,9 +189,11 @@ class _UserDictionary:
     stamp: tuple[Any, ...] | None = None
     # word -> its frequency in jieba before we added it (None: jieba did not know it), to restore on removal.
     added: dict[str, int | None] = field(default_factory=dict)
+    reloading: bool = False  # a thread is loading a new vocabulary beside the requests
 
 
 _user_dictionary = _UserDictionary()
+_reloading_lock = threading.Lock()
 
 
 def dictionary_words(texts: Iterable[str]) -> set[str]:
@@ -248,11 +255,27 @@ def _load(words: set[str]) -> None:
         _set_frequency(tokenizer, word, tokenizer.suggest_freq(word, False))
 
 
-def refresh_user_dictionary() -> None:
+def refresh_user_dictionary(*, wait: bool = True) -> None:
     """Make sure jieba knows the registry's vocabulary. Cheap after the first call: a flag check, and every
-    ``RECHECK_SECONDS`` one small query to notice an edition published by another process."""
+    ``RECHECK_SECONDS`` one small query to notice an edition published by another process.
+
+    ``wait=False`` (searching, routing): a process that has loaded a vocabulary before keeps using it while a
+    thread loads the new one, so the first request after an edition does not wait seconds for it. Indexing
+    waits: the same content and vocabulary must always give the same search text.
+    """
     state = _user_dictionary
     if state.loaded and time.monotonic() - state.checked_at < RECHECK_SECONDS:
+        return
+    if not wait and state.stamp is not None and settings.ZHIZE_SEARCH_RELOAD_IN_BACKGROUND:
+        if not state.lock.acquire(blocking=False):
+            return  # a load is under way: the vocabulary in place will do until it ends
+        try:
+            if state.loaded and _vocabulary_stamp() == state.stamp:
+                state.checked_at = time.monotonic()
+                return
+        finally:
+            state.lock.release()
+        _reload_beside()
         return
     with state.lock:
         if state.loaded and time.monotonic() - state.checked_at < RECHECK_SECONDS:
@@ -263,6 +286,27 @@ def refresh_user_dictionary() -> None:
         state.stamp, state.loaded, state.checked_at = stamp, True, time.monotonic()
 
 
+def _reload_beside() -> None:
+    state = _user_dictionary
+    with _reloading_lock:
+        if state.reloading:
+            return
+        state.reloading = True
+    threading.Thread(target=_reload, name="zhize-search-vocabulary", daemon=True).start()
+
+
+def _reload() -> None:
+    from django.db import connection
+
+    try:
+        refresh_user_dictionary()
+    except Exception:  # the requests go on with the vocabulary they have; the next check tries again
+        logger.exception("Reloading the registry's vocabulary failed")
+    finally:
+        _user_dictionary.reloading = False
+        connection.close()  # this thread's own connection
+
+
 def invalidate_user_dictionary() -> None:
     """Reload the vocabulary at the next segmentation (call after an edition is published, on commit)."""
     with _user_dictionary.lock:
@@ -271,7 +315,7 @@ def invalidate_user_dictionary() -> None:
 
 def segment(text: str) -> list[str]:
     """jieba's precise-mode tokens of a text, with the registry's dictionary, without punctuation."""
-    refresh_user_dictionary()
+    refresh_user_dictionary(wait=False)
     return [word for token in _jieba().cut(normalize(text)) for word in _words(token)]
 
 
@@ -284,7 +328,7 @@ def query_terms(q: str) -> list[str]:
     Adjacent single CJK characters are joined again (jieba splits unknown words like ``占道`` into ``占 道``,
     which the index holds as the bigram ``占道``); stop words are dropped unless nothing else is left.
     """
-    refresh_user_dictionary()
+    refresh_user_dictionary(wait=False)
     tokens: list[str | None] = []  # None: a break (punctuation, space) between tokens
     for token in _jieba().cut(normalize(q[:MAX_QUERY_CHARS])):
         words = _words(token)

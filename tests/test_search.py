@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -404,6 +406,46 @@ def test_another_process_publishing_is_noticed_at_the_next_recheck(
     assert "单车堆积点" not in segment("单车堆积点")  # not yet: the recheck is minutes away
 
     monkeypatch.setattr(search, "RECHECK_SECONDS", 0.0)
+    assert "单车堆积点" in segment("单车堆积点")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_after_an_edition_searches_go_on_while_a_thread_loads_the_new_vocabulary(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.ZHIZE_SEARCH_RELOAD_IN_BACKGROUND = True
+    registry = _registry()  # committed: the loading thread reads it over its own connection
+    refresh_user_dictionary()
+    registry.add("01-01-401", "共享单车乱停放", "", keywords=["单车堆积点"])
+    Edition.objects.create(
+        duty_list=registry.duty_list,
+        number=2,
+        published_at=timezone.now(),
+        effective_date=date.today(),  # noqa: DTZ011
+    )
+    invalidate_user_dictionary()  # as edition_publish does on commit
+    # Hold the thread inside its load, to see what requests do meanwhile.
+    release = threading.Event()
+    read_vocabulary = search._registry_vocabulary
+
+    def held() -> set[str]:
+        release.wait(30)
+        return read_vocabulary()
+
+    monkeypatch.setattr(search, "_registry_vocabulary", held)
+
+    started = time.monotonic()
+    assert "单车堆积点" not in segment("单车堆积点")  # the vocabulary in place, at once
+    assert query_terms("噪音")  # a search does not wait either
+    assert time.monotonic() - started < 5
+    assert search._user_dictionary.reloading
+
+    release.set()
+    deadline = time.monotonic() + 30
+    while search._user_dictionary.reloading and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not search._user_dictionary.reloading
     assert "单车堆积点" in segment("单车堆积点")
 
 

@@ -166,6 +166,10 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 
+# After an edition, a process that has the registry's vocabulary keeps searching and routing with it while
+# a thread loads the new one (seconds at 100,000 duties) instead of making that request wait.
+ZHIZE_SEARCH_RELOAD_IN_BACKGROUND = env_bool("ZHIZE_SEARCH_RELOAD_IN_BACKGROUND", True)
+
 # --- Grievances ----------------------------------------------------------------------------------------
 # Dispatch automatically when the router is at least this sure; below it the grievance waits for a dispatcher.
 ZHIZE_AUTO_DISPATCH_CONFIDENCE = float(env_str("ZHIZE_AUTO_DISPATCH_CONFIDENCE", "0.85") or 0.85)

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, Conflict, PermissionRefused
 from duty_lists.models import Agency, AgencyLevel, Duty, DutyRevision
+from duty_lists.search import refresh_user_dictionary
 from grievances import routing
 from grievances.deadlines import accept_deadline, grievance_deadline
 from grievances.models import (
@@ -968,6 +969,8 @@ def grievances_reroute_for_edition(*, edition_id: int) -> int:
             duty__duty_list__editions__pk=edition_id,
         ).values_list("pk", flat=True)
     )
+    # Route by this edition's vocabulary: requests may go on with the one it replaces while it loads.
+    refresh_user_dictionary()
     routing.forget()
     for pk in open_ids:
         if grievance_reroute(actor=SYSTEM, grievance_id=pk, edition_id=edition_id):
