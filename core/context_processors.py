@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 from django.http import HttpRequest
@@ -16,29 +16,91 @@ QUEUE_ROLES = frozenset({Role.EDITORIAL_OFFICER, Role.LEGAL_REVIEWER, Role.LEADE
 GRIEVANCE_FIGURES_ROLES = frozenset({Role.DISPATCHER, Role.EDITORIAL_OFFICER, Role.LEADER, Role.AUDITOR})
 
 
+class NavItem(NamedTuple):
+    label: str
+    url: str
+    about: str = ""  # one line on the home page's card
+
+
 def shell(request: HttpRequest) -> dict[str, Any]:
     """What the base layout needs: the navigation this person may use, and any calendar warning."""
     user = request.user
-    nav: list[tuple[str, str]] = [
-        (str(_("Home")), reverse("home")),
-        (str(_("Duty lists")), reverse("duty_lists:index")),
-        (str(_("Agencies")), reverse("agency_list")),
+    nav: list[NavItem] = [
+        NavItem(str(_("Home")), reverse("home")),
+        NavItem(
+            str(_("Duty lists")),
+            reverse("duty_lists:index"),
+            str(_("Who leads each duty, who cooperates, on what legal basis; as of any date.")),
+        ),
+        NavItem(
+            str(_("Agencies")),
+            reverse("agency_list"),
+            str(_("Every agency by level, kind and parent, with its code.")),
+        ),
     ]
     if user.is_superuser or permissions.has_any_role(user, AMENDMENT_ROLES):
-        nav.append((str(_("Amendments")), reverse("duty_lists:amendment_queue")))
+        nav.append(
+            NavItem(
+                str(_("Amendments")),
+                reverse("duty_lists:amendment_queue"),
+                str(_("Propose changes to the list and take them through legal and joint review.")),
+            )
+        )
     if user.is_superuser or permissions.is_editorial_officer(user):
-        nav.append((str(_("Import")), reverse("duty_list_import:upload")))
+        nav.append(
+            NavItem(
+                str(_("Import")),
+                reverse("duty_list_import:upload"),
+                str(_("Load a duty list from Excel, check it row by row, then confirm.")),
+            )
+        )
     if user.is_superuser or permissions.has_any_role(user, AMENDMENT_ROLES):
-        nav.append((str(_("Disputes")), reverse("arbitration:dispute_list")))
+        nav.append(
+            NavItem(
+                str(_("Disputes")),
+                reverse("arbitration:dispute_list"),
+                str(_("Disputes between agencies, from negotiation up to leadership.")),
+            )
+        )
     if user.is_superuser or permissions.has_any_role(user, QUEUE_ROLES):
-        nav.append((str(_("Work queue")), reverse("arbitration:queue")))
-    nav.append((str(_("Rulings")), reverse("arbitration:ruling_list")))  # public, as the API is
+        nav.append(
+            NavItem(
+                str(_("Work queue")),
+                reverse("arbitration:queue"),
+                str(_("Disputes waiting for you, the nearest deadline first.")),
+            )
+        )
+    nav.append(  # public, as the API is
+        NavItem(
+            str(_("Rulings")),
+            reverse("arbitration:ruling_list"),
+            str(_("Who was ruled responsible and why, with every correction on record.")),
+        )
+    )
     nav.extend(_grievance_nav(user))
     if permissions.is_auditor(user) or user.is_superuser:
-        nav.append((str(_("Audit log")), reverse("admin:core_auditentry_changelist")))
+        nav.append(
+            NavItem(
+                str(_("Audit log")),
+                reverse("admin:core_auditentry_changelist"),
+                str(_("Who changed what, when and why.")),
+            )
+        )
     if permissions.may_use_admin_site(user):
-        nav.append((str(_("Administration")), reverse("admin:index")))
-    nav.append((str(_("API")), reverse("api_docs")))
+        nav.append(
+            NavItem(
+                str(_("Administration")),
+                reverse("admin:index"),
+                str(_("Users, agencies, roles and settings.")),
+            )
+        )
+    nav.append(
+        NavItem(
+            str(_("API")),
+            reverse("api_docs"),
+            str(_("The REST interface for hotline systems, portals and other cities.")),
+        )
+    )
     roles = sorted(permissions.roles_of(user))
     from arbitration.selectors import unread_count  # arbitration keeps the inbox
 
@@ -51,21 +113,51 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _grievance_nav(user: Any) -> list[tuple[str, str]]:
+def _grievance_nav(user: Any) -> list[NavItem]:
     """The grievance pages this person works in. Anonymous visitors cost no query (the page-query tests
     count on it); agency staff cost one, to know whether they have whistles."""
-    nav: list[tuple[str, str]] = []
+    nav: list[NavItem] = []
     if user.is_superuser or permissions.is_dispatcher(user):
-        nav.append((str(_("Grievance queue")), reverse("grievances:queue")))
+        nav.append(
+            NavItem(
+                str(_("Grievance queue")),
+                reverse("grievances:queue"),
+                str(_("Grievances nobody handles yet, with the router's suggestions.")),
+            )
+        )
     own = permissions.agencies_of(user)
     if user.is_superuser or own:
-        nav.append((str(_("My grievances")), reverse("grievances:inbox")))
+        nav.append(
+            NavItem(
+                str(_("My grievances")),
+                reverse("grievances:inbox"),
+                str(_("Work orders sent to your agency: accept them, or return them citing the list.")),
+            )
+        )
     if user.is_superuser or (own and _has_whistles(own)):
-        nav.append((str(_("Whistles")), reverse("grievances:whistle_list")))
+        nav.append(
+            NavItem(
+                str(_("Whistles")),
+                reverse("grievances:whistle_list"),
+                str(_("A street summons departments to a matter; each must report within minutes.")),
+            )
+        )
     if user.is_superuser or own or permissions.has_any_role(user, GRIEVANCE_FIGURES_ROLES):
-        nav.append((str(_("Handovers")), reverse("grievances:handover_list")))
+        nav.append(
+            NavItem(
+                str(_("Handovers")),
+                reverse("grievances:handover_list"),
+                str(_("Matters streets and district agencies hand each other, against their deadlines.")),
+            )
+        )
     if user.is_superuser or permissions.has_any_role(user, GRIEVANCE_FIGURES_ROLES):
-        nav.append((str(_("Grievance figures")), reverse("grievances:figures")))
+        nav.append(
+            NavItem(
+                str(_("Grievance figures")),
+                reverse("grievances:figures"),
+                str(_("Dispatch, returns, timeliness and satisfaction, per agency and period.")),
+            )
+        )
     return nav
 
 

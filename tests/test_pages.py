@@ -36,6 +36,18 @@ def test_signed_in_home_lists_the_persons_roles(login, member_a) -> None:
     assert "部门工作人员" in html  # the role "Agency staff", in Chinese
 
 
+@pytest.mark.django_db
+def test_each_card_on_the_home_page_says_what_the_page_is_for(login, member_a) -> None:
+    response = login(member_a).get("/")
+    cards = [item for item in response.context["nav_items"] if item.url != "/"]
+    assert {item.url for item in cards} >= {"/rulings/", "/grievances/handovers/", "/grievances/inbox/"}
+    html = response.content.decode()
+    for item in cards:
+        assert item.about, item.label  # no card without its line
+        assert item.about in html
+    assert "派给本单位的工单：签收，或依据清单退单。" in html  # in Chinese, as the page is
+
+
 NAVIGATION = [
     ("member_a", False, False),
     ("auditor", True, True),
