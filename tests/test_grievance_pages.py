@@ -253,6 +253,26 @@ def test_the_queue_shows_each_grievance_with_its_top_suggestion_and_why(
 
 
 @pytest.mark.django_db
+def test_a_weak_suggestion_asks_the_dispatcher_to_read_first(
+    english: Callable[[Any], Client], dispatcher: Any, world: World, queued: None
+) -> None:
+    grievance = receive(dispatcher, world)
+    weak_note = "A weak match: read the grievance before dispatching it here."
+    sure = html(english(dispatcher).get(reverse("grievances:queue")))
+    assert grievance.suggestions[0]["confidence"] >= 0.35 and weak_note not in sure
+    quick = 'name="quick" value="1" class="button button--primary button--small"'
+    assert quick in sure  # the sure one-click dispatch stands out
+
+    Grievance.objects.filter(pk=grievance.pk).update(
+        suggestions=[{**grievance.suggestions[0], "confidence": 0.08}]
+    )
+    weak = html(english(dispatcher).get(reverse("grievances:queue")))
+    assert weak_note in weak and "8%" in weak
+    assert quick not in weak  # still there, but not the obvious click
+    assert 'name="quick" value="1" class="button button--small"' in weak
+
+
+@pytest.mark.django_db
 def test_the_queue_reads_a_fixed_number_of_queries(
     english: Callable[[Any], Client], dispatcher: Any, world: World, queued: None
 ) -> None:

@@ -31,6 +31,8 @@ from grievances.views.common import (
 )
 from grievances.views.work import LazyDuties, OrderView, cooperators_by_round, order_view
 
+WEAK_PERCENT = 35  # the confidence bar turns from amber to grey here too (_suggestion.html)
+
 
 @dataclass
 class SuggestionView:
@@ -47,6 +49,12 @@ class SuggestionView:
     @property
     def agency_name(self) -> str:
         return str(self.data.get("agency_name") or "")
+
+    @property
+    def is_weak(self) -> bool:
+        """Below this the router is mostly guessing (a word or two in common): the page asks the dispatcher
+        to read the grievance before a one-click dispatch."""
+        return self.percent < WEAK_PERCENT
 
 
 def suggestion_views(
