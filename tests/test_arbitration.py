@@ -594,6 +594,21 @@ def test_one_announcement_queues_one_email_task_for_all_its_recipients(
 
 
 @pytest.mark.django_db
+def test_messages_are_emailed_even_where_a_bulk_insert_returns_no_ids(
+    member_a, member_b, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    from arbitration import tasks
+    from arbitration.services.notifications import notify
+
+    monkeypatch.setattr(connection.features, "can_return_rows_from_bulk_insert", False)
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks.notification_emails, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify(recipients=[member_a, member_b], key="k", title="会商") == 2
+    assert queued and sorted(queued[0]) == sorted(Notification.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
 def test_an_email_the_mail_server_refuses_is_retried_and_the_sent_ones_are_not(
     member_a, member_b, monkeypatch, mailoutbox
 ) -> None:

@@ -107,6 +107,12 @@ def _deliver(deliveries: list[tuple[int, Message]]) -> int:
     try:
         with transaction.atomic():
             created = [n.pk for n in Notification.objects.bulk_create(fresh)]
+            if None in created:  # a database that returns no ids from a bulk insert (SQLite before 3.35)
+                created = list(
+                    Notification.objects.filter(
+                        key__in=keys, recipient_id__in={n.recipient_id for n in fresh}, created_at=now
+                    ).values_list("pk", flat=True)
+                )
     except IntegrityError:
         created = []
         for notification in fresh:
