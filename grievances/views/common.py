@@ -149,6 +149,14 @@ def put_errors(form: Form, error: ApplicationError, rename: dict[str, str] | Non
     return placed
 
 
+def show_refusal(form: Form, error: ApplicationError) -> None:
+    """A service's refusal of a new record, onto the form it came from: the message above the form and the
+    field errors beside their fields (a PermissionRefused is the browser's 403 instead)."""
+    refuse_if_forbidden(error)
+    form.add_error(None, error.message)
+    put_errors(form, error)
+
+
 def fix_or_report(
     request: HttpRequest,
     error: ApplicationError,

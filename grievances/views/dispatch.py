@@ -41,8 +41,8 @@ from grievances.views.common import (
     Clock,
     active_agencies,
     fix_or_report,
-    put_errors,
     require_dispatcher,
+    show_refusal,
     visible_grievance,
 )
 from grievances.views.detail import SuggestionView, render_detail, suggestion_views
@@ -83,9 +83,7 @@ def intake(request: HttpRequest) -> HttpResponse:
                 idempotency_key=data["idempotency_key"],
             )
         except ApplicationError as error:
-            refuse_if_forbidden(error)
-            form.add_error(None, error.message)
-            put_errors(form, error)
+            show_refusal(form, error)
         else:
             _announce_intake(request, grievance, created)
             return redirect(_detail_url(grievance))

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
-from arbitration.views.common import Countdown, refuse_if_forbidden
+from arbitration.views.common import Countdown
 from core.errors import ApplicationError
 from duty_lists import permissions
 from duty_lists.models import Agency
@@ -38,7 +38,14 @@ from grievances.forms import (
 )
 from grievances.models import Handover, HandoverDirection, HandoverState
 from grievances.services import handover_complete, handover_report, handover_report_back
-from grievances.views.common import Clock, active_agencies, acts_for, fix_or_report, is_dispatcher, put_errors
+from grievances.views.common import (
+    Clock,
+    active_agencies,
+    acts_for,
+    fix_or_report,
+    is_dispatcher,
+    show_refusal,
+)
 
 PAGE_SIZE = 50
 BOXES = ("received", "sent")
@@ -171,9 +178,7 @@ def handover_new(request: HttpRequest) -> HttpResponse:
                 duty=data["duty"],
             )
         except ApplicationError as error:
-            refuse_if_forbidden(error)
-            form.add_error(None, error.message)
-            put_errors(form, error)
+            show_refusal(form, error)
         else:
             messages.success(
                 request,
@@ -293,37 +298,37 @@ def _step(
     pk: int,
     name: str,
     form_class: type[Form],
-    perform: Callable[[Handover, dict[str, Any]], str],
+    perform: Callable[[Handover, dict[str, Any]], tuple[str, int]],
 ) -> HttpResponse:
     """One POST step of the receiving agency: 404 when the handover is not visible, 403 when the person
-    does not act for the receiving agency, the service's refusals back on the form or as a message."""
+    does not act for the receiving agency, the service's refusals back on the form or as a message (a
+    handover settled meanwhile). ``perform`` says what was done and which handover's page to go to."""
     handover = _visible_handover(request, pk)
     if not acts_for(request.user, handover.to_agency_id):
         raise PermissionDenied(_("Only the receiving agency takes this step."))
     form = form_class(request.POST, auto_id=f"id_{name}_{pk}_%s")
-    back = reverse("grievances:handover_detail", kwargs={"pk": pk})
     if not form.is_valid():
         return render_handover(request, pk, bound={name: form}, status=400)
     try:
-        done = perform(handover, form.cleaned_data)
+        done, go_to = perform(handover, form.cleaned_data)
     except ApplicationError as error:
         return fix_or_report(
             request,
             error,
             form,
             lambda status: render_handover(request, pk, bound={name: form}, status=status),
-            back,
+            reverse("grievances:handover_detail", kwargs={"pk": pk}),
         )
     messages.success(request, done)
-    return redirect(back)
+    return redirect("grievances:handover_detail", pk=go_to)
 
 
 @login_required
 @require_POST
 def complete(request: HttpRequest, pk: int) -> HttpResponse:
-    def perform(handover: Handover, data: dict[str, Any]) -> str:
+    def perform(handover: Handover, data: dict[str, Any]) -> tuple[str, int]:
         handover_complete(actor=request.user, handover=handover, note=data["note"])
-        return _("The handover is completed: the matter is your agency's now.")
+        return _("The handover is completed: the matter is your agency's now."), handover.pk
 
     return _step(request, pk, "complete", HandoverCompleteForm, perform)
 
@@ -331,9 +336,9 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def report_back(request: HttpRequest, pk: int) -> HttpResponse:
-    def perform(handover: Handover, data: dict[str, Any]) -> str:
+    def perform(handover: Handover, data: dict[str, Any]) -> tuple[str, int]:
         handover_report_back(actor=request.user, handover=handover, report=data["report"])
-        return _("Reported back as done to %(agency)s.") % {"agency": handover.from_agency.name}
+        return _("Reported back as done to %(agency)s.") % {"agency": handover.from_agency.name}, handover.pk
 
     return _step(request, pk, "report_back", HandoverReportBackForm, perform)
 
@@ -342,38 +347,21 @@ def report_back(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def back_up(request: HttpRequest, pk: int) -> HttpResponse:
     """A street returns a matter that came down as too complex: a new handover up to the agency that passed
-    it down; the one that came down is closed as refused."""
-    handover = _visible_handover(request, pk)
-    if not acts_for(request.user, handover.to_agency_id):
-        raise PermissionDenied(_("Only the receiving agency takes this step."))
-    form = HandoverBackUpForm(request.POST, auto_id=f"id_back_up_{pk}_%s")
-    back = reverse("grievances:handover_detail", kwargs={"pk": pk})
-    if handover.state not in OPEN_STATES:
-        # The service would still report the new handover; the one that came down is settled already.
-        messages.error(request, _("This handover is no longer open."))
-        return redirect(back)
-    if not form.is_valid():
-        return render_handover(request, pk, bound={"back_up": form}, status=400)
-    try:
+    it down (its page is where the street goes next); the one that came down is closed as refused."""
+
+    def perform(handover: Handover, data: dict[str, Any]) -> tuple[str, int]:
         up = handover_report(
             actor=request.user,
             direction=HandoverDirection.BACK_UP,
             from_agency=handover.to_agency,
             to_agency=handover.from_agency,
-            matter=form.cleaned_data["matter"],
+            matter=data["matter"],
             grievance=handover.grievance,
             duty=handover.duty,
             parent=handover,
         )
-    except ApplicationError as error:
-        return fix_or_report(
-            request,
-            error,
-            form,
-            lambda status: render_handover(request, pk, bound={"back_up": form}, status=status),
-            back,
-        )
-    messages.success(
-        request, _("Handed back up to %(agency)s as too complex.") % {"agency": handover.from_agency.name}
-    )
-    return redirect("grievances:handover_detail", pk=up.pk)
+        return _("Handed back up to %(agency)s as too complex.") % {
+            "agency": handover.from_agency.name
+        }, up.pk
+
+    return _step(request, pk, "back_up", HandoverBackUpForm, perform)

@@ -25,7 +25,7 @@ from grievances import selectors
 from grievances.forms import SummonsReportForm, WhistleForm
 from grievances.models import Summons, Whistle
 from grievances.services import summons_report, whistle_blow
-from grievances.views.common import active_agencies, acts_for, put_errors, street_agencies_of
+from grievances.views.common import active_agencies, acts_for, put_errors, show_refusal, street_agencies_of
 
 PAGE_SIZE = 50
 
@@ -87,9 +87,7 @@ def whistle_new(request: HttpRequest) -> HttpResponse:
                 address=data["address"],
             )
         except ApplicationError as error:
-            refuse_if_forbidden(error)
-            form.add_error(None, error.message)
-            put_errors(form, error)
+            show_refusal(form, error)
         else:
             due = whistle.summonses.values_list("due_at", flat=True).first()
             messages.success(
