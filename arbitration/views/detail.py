@@ -35,6 +35,7 @@ from arbitration.models import (
     RulingKind,
     Stage,
 )
+from arbitration.precedents import similar_rulings
 from arbitration.services import TRANSITIONS
 from arbitration.services.disputes import is_party_staff
 from arbitration.services.rulings import RULING_STAGE
@@ -229,14 +230,9 @@ def _duties(dispute: Dispute) -> list[tuple[Any, str]]:
     return [(d, titles.get(d.pk, "")) for d in sorted(duties, key=lambda d: d.code)]
 
 
-def _precedents(user: Any, dispute: Dispute) -> tuple[bool, list[tuple[Ruling, float, bool]]]:
-    """The past rulings most like this dispute, among those this person may see, each with whether this
-    person may open its dispute (every one links to its ruling's page). The search lives in
-    ``arbitration.precedents``; until it exists the page says so instead of failing."""
-    try:
-        from arbitration.precedents import similar_rulings
-    except ImportError:
-        return False, []
+def _precedents(user: Any, dispute: Dispute) -> list[tuple[Ruling, float, bool]]:
+    """The past rulings most like this dispute (``arbitration.precedents``), among those this person may
+    see, each with whether this person may open its dispute (every one links to its ruling's page)."""
     found = similar_rulings(
         f"{dispute.title}\n{dispute.description}",
         exclude_dispute=dispute.pk,
@@ -244,7 +240,7 @@ def _precedents(user: Any, dispute: Dispute) -> tuple[bool, list[tuple[Ruling, f
         visible_to=user,
     )
     if not found:
-        return True, []
+        return []
     # Internal rulings stay with those who see their dispute: the search is asked to filter, and its answer
     # is checked against the selector here all the same — this page must not be the one that leaks them.
     visible = set(
@@ -264,7 +260,7 @@ def _precedents(user: Any, dispute: Dispute) -> tuple[bool, list[tuple[Ruling, f
         .filter(pk__in=[r.dispute_id for r in rulings.values()])
         .values_list("pk", flat=True)
     )
-    return True, [
+    return [
         (rulings[r.pk], score, rulings[r.pk].dispute_id in linkable) for r, score in shown if r.pk in rulings
     ]
 
@@ -393,7 +389,7 @@ def detail_context(request: HttpRequest, dispute: Dispute, bound: dict[str, Form
     open_negotiation = dispute.state != DisputeState.CLOSED and dispute.stage == Stage.NEGOTIATION
     may_report_agreement = open_negotiation and (user.is_superuser or is_party_staff(user, dispute))
     may_meet = meeting_open(dispute) and (user.is_superuser or permissions.is_editorial_officer(user))
-    precedents_ready, precedents = _precedents(user, dispute)
+    precedents = _precedents(user, dispute)
     ruling_links = [
         (reverse(f"arbitration:{name}", kwargs={"pk": dispute.pk}), label)
         for kind, name, label in RULING_LINKS
@@ -441,7 +437,6 @@ def detail_context(request: HttpRequest, dispute: Dispute, bound: dict[str, Form
             if may_meet
             else None
         ),
-        "precedents_ready": precedents_ready,
         "precedents": precedents,
     }
 
