@@ -58,32 +58,10 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def audit_record(
-    *,
-    actor: Any,
-    action: str,
-    target: models.Model | None = None,
-    object_type: str = "",
-    object_id: str = "",
-    reason: str = "",
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    request: HttpRequest | None = None,
-    actor_repr: str | None = None,
-) -> AuditEntry:
-    """Append one entry. ``action`` is a dotted code such as ``duty_lists.membership.granted``."""
-    entry = audit_entry(
-        actor=actor,
-        action=action,
-        target=target,
-        object_type=object_type,
-        object_id=object_id,
-        reason=reason,
-        before=before,
-        after=after,
-        request=request,
-        actor_repr=actor_repr,
-    )
+def audit_record(*, actor: Any, action: str, **details: Any) -> AuditEntry:
+    """Append one entry. ``action`` is a dotted code such as ``duty_lists.membership.granted``; ``details``
+    are ``audit_entry``'s (target, reason, before, after, request …)."""
+    entry = audit_entry(actor=actor, action=action, **details)
     audit_append([entry])
     return entry
 
