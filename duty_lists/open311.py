@@ -233,7 +233,12 @@ def discovery(request: HttpRequest) -> dict[str, Any]:
         "contact": getattr(settings, "OPEN311_CONTACT", "")
         or _("Questions about the duty list: ask the editorial office that keeps it."),
         "key_service": getattr(settings, "OPEN311_KEY_SERVICE", "")
-        or _("No API key is needed: the published duty list is public and these endpoints are read-only."),
+        or _(
+            "Reading is open to anyone: the duty list, and the service requests the office has made public. "
+            "Posting a service request needs an api_key, which the editorial office issues to each client "
+            "system (manage.py open311_key create NAME); a client passing its api_key also reads back the "
+            "requests it posted."
+        ),
         "endpoints": [
             {
                 "specification": SPECIFICATION,

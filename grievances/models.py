@@ -176,6 +176,11 @@ class Grievance(models.Model):
         "arbitration.Dispute", null=True, blank=True, on_delete=models.SET_NULL, related_name="grievances"
     )
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    # Open311 shows a grievance only once a dispatcher publishes it, and then only this reviewed, redacted
+    # text and address — never the citizen's own words, which may name people and flats.
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    public_description = models.TextField(_("public description"), blank=True)
+    public_address = models.CharField(_("public address"), max_length=300, blank=True)
 
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -207,6 +212,11 @@ class Grievance(models.Model):
             models.CheckConstraint(
                 condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
                 name="longitude_in_range",
+            ),
+            # Nothing of an unpublished grievance may sit ready for the public output.
+            models.CheckConstraint(
+                condition=Q(published_at__isnull=False) | Q(public_description="", public_address=""),
+                name="unpublished_grievance_has_no_public_text",
             ),
             # Someone must be handling anything past the dispatchers' queue.
             models.CheckConstraint(

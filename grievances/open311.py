@@ -6,9 +6,13 @@ post a request, list and read requests, and turn a token into a request id.
   dispatched at once to that duty's lead. Requests are ``realtime``: the answer carries the
   ``service_request_id`` (the grievance's reference) straight away. An ``Idempotency-Key`` header, as on
   the REST API, makes a retried post return the request the first one made.
-- ``GET requests.{json,xml}``, ``GET requests/<id>.{json,xml}`` and ``GET tokens/<token>.{json,xml}`` are
-  open, as the spec has them, and so carry no personal data: no contact fields, and the description with
-  the citizen's name, phone numbers, e-mail addresses and identity-card numbers masked.
+- ``GET requests.{json,xml}`` and ``GET requests/<id>.{json,xml}`` are open, as the spec has them, and so
+  show only what the office has made public: a grievance appears once a dispatcher publishes it, with the
+  description and address the dispatcher reviewed (names, phone numbers, identity-card numbers and flats
+  masked), the position rounded to about a hundred metres, and ``agency_responsible`` only once a dispatcher
+  has really sent it to an agency. A client that passes its ``api_key`` also sees the requests it posted
+  itself, published or not, still masked, with their exact position, ``media_url`` and ``address_id``.
+- ``GET tokens/<token>.{json,xml}`` turns the token a post returned into the request's id.
 
 A request's ``status`` is ``open`` while someone still has work to do and ``closed`` once it is resolved,
 closed or cancelled (a redo reopens it). ``expected_datetime`` is the grievance's working-day deadline.
@@ -22,7 +26,6 @@ kept (``account_id`` is echoed in the answer to the post, as the spec asks).
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -54,7 +57,6 @@ from duty_lists.open311 import (
 )
 from grievances import services
 from grievances.models import OPEN_STATES, Channel, Grievance, GrievanceState
-from grievances.selectors import mask_email, mask_name, mask_phone
 
 # The spec's limits on a search: at most 90 days, at most 1000 requests; the last 90 days by default.
 MAX_SPAN = timedelta(days=90)
@@ -85,17 +87,8 @@ REQUEST_FIELDS = (
     "long",
     "media_url",
 )
-# GeoReport fields without a column, kept as the last lines of the details ("media_url: https://…").
-EXTRA_FIELDS = ("media_url", "address_id")
-_EXTRA_LINE = re.compile(rf"^({'|'.join(EXTRA_FIELDS)}): (\S+)$", re.MULTILINE)
-# Personal data a citizen or a call-taker may have written into the text: mainland mobile numbers, landline
-# numbers with an area code, 18-digit identity-card numbers, e-mail addresses.
-_PERSONAL = (
-    re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)"),
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),
-    re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"),
-    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
-)
+# What the public sees of a position: three decimals, about a hundred metres — the street, not the door.
+PUBLIC_COORDINATE = Decimal("0.001")
 
 
 # --- rendering -----------------------------------------------------------------------------------------
@@ -157,37 +150,14 @@ def _w3c(moment: datetime | None) -> str | None:
 # --- reading a request back ----------------------------------------------------------------------------
 
 
-def _extras(details: str) -> tuple[str, dict[str, str]]:
-    """The citizen's description without the trailing GeoReport lines, and those lines' values."""
-    extras = {match.group(1): match.group(2) for match in _EXTRA_LINE.finditer(details)}
-    return _EXTRA_LINE.sub("", details).strip(), extras
-
-
-def _scrubbed(text: str, grievance: Grievance) -> str:
-    """The text with the contact's own data and anything shaped like personal data masked."""
-    for value, masked in (
-        (grievance.contact_phone, mask_phone(grievance.contact_phone)),
-        (grievance.contact_email, mask_email(grievance.contact_email)),
-        (grievance.contact_name, mask_name(grievance.contact_name)),
-    ):
-        # A one-character name would mask every occurrence of that character in the text.
-        if len(value.strip()) >= 2:
-            text = text.replace(value.strip(), masked)
-    for pattern in _PERSONAL:
-        text = pattern.sub(lambda m: "*" * len(m.group(0)), text)
-    return text
-
-
 def _status(grievance: Grievance) -> str:
     return "closed" if grievance.state in CLOSED_STATES else "open"
 
 
 def _agency_responsible(grievance: Grievance) -> str | None:
-    """Who handles it now; back in the dispatchers' queue, the router's first candidate, which puts the duty
-    a return cited first and leaves out the agencies that returned it."""
-    if grievance.handling_agency is not None:
-        return grievance.handling_agency.name
-    return next((s["agency_name"] for s in grievance.suggestions if s.get("agency_name")), None)
+    """The agency a dispatcher has sent it to, and only that: back in the queue, nobody is responsible yet,
+    and the router's guess is no statement of the office's."""
+    return grievance.handling_agency.name if grievance.handling_agency is not None else None
 
 
 def _notice(grievance: Grievance, agency: str | None) -> str:
@@ -219,8 +189,17 @@ def _services_of(grievances: Iterable[Grievance]) -> dict[int, DutyRevision]:
     return latest
 
 
-def _request(grievance: Grievance, service: DutyRevision | None) -> dict[str, Any]:
-    description, extras = _extras(grievance.details)
+def _coordinate(value: Decimal | None, *, exact: bool) -> float | None:
+    if value is None:
+        return None
+    return float(value if exact else value.quantize(PUBLIC_COORDINATE))
+
+
+def _request(grievance: Grievance, service: DutyRevision | None, *, own: bool) -> dict[str, Any]:
+    """One request as GeoReport has it. ``own``: the client asking posted it, and gets back what it sent
+    (position, media, address id) though the text stays masked like everyone's."""
+    _description, extras = services.details_and_extras(grievance.details)
+    public = services.publication_proposal(grievance)
     agency = _agency_responsible(grievance)
     values = {
         "service_request_id": grievance.reference,
@@ -228,26 +207,45 @@ def _request(grievance: Grievance, service: DutyRevision | None) -> dict[str, An
         "status_notes": grievance.get_state_display(),
         "service_name": service.title if service else None,
         "service_code": service_code_for(service) if service else None,
-        "description": _scrubbed(description or grievance.title, grievance),
+        "description": public["description"],
         "agency_responsible": agency,
         "service_notice": _notice(grievance, agency),
         "requested_datetime": _w3c(grievance.received_at),
         "updated_datetime": _w3c(grievance.updated_at),
         "expected_datetime": _w3c(grievance.deadline_at),
-        "address": grievance.address or None,
-        "address_id": extras.get("address_id"),
+        "address": public["address"] or None,
+        "address_id": extras.get("address_id") if own else None,
         "zipcode": None,
-        "lat": float(grievance.latitude) if grievance.latitude is not None else None,
-        "long": float(grievance.longitude) if grievance.longitude is not None else None,
-        "media_url": extras.get("media_url"),
+        "lat": _coordinate(grievance.latitude, exact=own),
+        "long": _coordinate(grievance.longitude, exact=own),
+        "media_url": extras.get("media_url") if own else None,
     }
     return {name: values[name] for name in REQUEST_FIELDS}
 
 
-def _requests(grievances: QuerySet[Grievance]) -> list[dict[str, Any]]:
+def _visible(request: HttpRequest) -> tuple[QuerySet[Grievance], int | None]:
+    """The grievances this caller may read, and the id of the client asking (if its key is valid): the
+    published ones, and a client's own posts. A wrong key is refused rather than quietly read as none."""
+    key = request.GET.get("api_key", "").strip()
+    client = services.api_client_for_key(key) if key else None
+    if key and client is None:
+        raise Open311Error(403, _("api_key is not valid."))
+    mine = Q(client=client) if client is not None else Q(pk__in=[])
+    grievances = Grievance.objects.filter(Q(published_at__isnull=False) | mine)
+    return grievances, client.pk if client is not None else None
+
+
+def _requests(grievances: QuerySet[Grievance], client_id: int | None) -> list[dict[str, Any]]:
     rows = list(grievances.select_related("handling_agency", "street")[:MAX_REQUESTS])
     services_by_duty = _services_of(rows)
-    return [_request(g, services_by_duty.get(g.duty_id) if g.duty_id else None) for g in rows]
+    return [
+        _request(
+            g,
+            services_by_duty.get(g.duty_id) if g.duty_id else None,
+            own=client_id is not None and g.client_id == client_id,
+        )
+        for g in rows
+    ]
 
 
 # --- arguments -----------------------------------------------------------------------------------------
@@ -293,11 +291,11 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _search(request: HttpRequest) -> QuerySet[Grievance]:
-    """The spec's filters. ``service_request_id`` overrides every other one."""
+def _search(request: HttpRequest, grievances: QuerySet[Grievance]) -> QuerySet[Grievance]:
+    """The spec's filters over what the caller may read. ``service_request_id`` overrides every other one."""
     params = request.GET
     _check_jurisdiction(params.get("jurisdiction_id", ""), 404)
-    grievances = Grievance.objects.order_by("-received_at", "-id")
+    grievances = grievances.order_by("-received_at", "-id")
     ids = _split(params.get("service_request_id", ""))
     if ids:
         return grievances.filter(reference__in=ids)
@@ -464,13 +462,15 @@ def _create(request: HttpRequest) -> tuple[int, list[dict[str, Any]]]:
 def request_list(request: HttpRequest) -> tuple[int, list[dict[str, Any]]]:
     if request.method == "POST":
         return _create(request)
-    return 200, _requests(_search(request))
+    visible, client_id = _visible(request)
+    return 200, _requests(_search(request, visible), client_id)
 
 
 @_endpoint(("GET", "HEAD"))
 def request_detail(request: HttpRequest, service_request_id: str) -> tuple[int, list[dict[str, Any]]]:
     _check_jurisdiction(request.GET.get("jurisdiction_id", ""), 404)
-    found = _requests(Grievance.objects.filter(reference=service_request_id))
+    visible, client_id = _visible(request)
+    found = _requests(visible.filter(reference=service_request_id), client_id)
     if not found:
         raise Open311Error(404, _("service_request_id %(id)s was not found.") % {"id": service_request_id})
     return 200, found

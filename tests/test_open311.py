@@ -330,6 +330,8 @@ def test_discovery_lists_both_formats_and_the_newest_edition(
     assert set(body) == {"changeset", "contact", "key_service", "endpoints"}
     assert body["changeset"] == "2026-04-02T08:00:05Z"
     assert body["contact"] and body["key_service"]
+    # Posting needs a key: discovery must say so, and where a client gets one.
+    assert "api_key" in body["key_service"] and "No API key is needed" not in body["key_service"]
     assert body["endpoints"] == [
         {
             "specification": "http://wiki.open311.org/GeoReport_v2",

@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from core.actors import SYSTEM
+from core.errors import PermissionRefused
 from grievances import services
 from grievances.models import ApiClient, Channel, Grievance, GrievanceState
 from tests.grievance_helpers import World, build_world
@@ -214,10 +215,10 @@ def _posted(api_key: str, **extra: Any) -> Grievance:
     return Grievance.objects.get(reference=response.json()[0]["service_request_id"])
 
 
-def test_one_request_in_json_has_the_specs_fields_and_no_personal_data(world, api_key, agency_a) -> None:
-    grievance = _posted(
+def _personal_post(api_key: str) -> Grievance:
+    return _posted(
         api_key,
-        description="我叫王小明，电话13812345678，邮箱wxm@example.com，楼下有人占道经营",
+        description="我叫王小明，电话13812345678，邮箱wxm@example.com，住3号楼2单元501室，楼下有人占道经营",
         first_name="小明",
         last_name="王",
         phone="13812345678",
@@ -226,6 +227,28 @@ def test_one_request_in_json_has_the_specs_fields_and_no_personal_data(world, ap
         address_id="BJ-110105-001",
         media_url="https://img.example.com/1.jpg",
     )
+
+
+PERSONAL = ("13812345678", "王小明", "wxm@example.com", "501", "北辰西路1号")
+
+
+def test_nothing_is_public_until_a_dispatcher_publishes_it(world, api_key, dispatcher) -> None:
+    grievance = _personal_post(api_key)
+    anonymous = Client()
+    spec_errors(anonymous.get(f"{BASE}/requests/{grievance.reference}.json"), 404)
+    assert anonymous.get(f"{BASE}/requests.json").json() == []
+    assert anonymous.get(f"{BASE}/requests.json", {"service_request_id": grievance.reference}).json() == []
+
+    services.grievance_publish(actor=dispatcher, grievance=grievance)
+    [listed] = anonymous.get(f"{BASE}/requests.json").json()
+    assert listed["service_request_id"] == grievance.reference
+
+
+def test_a_published_request_has_the_specs_fields_and_no_personal_data(
+    world, api_key, dispatcher, agency_a
+) -> None:
+    grievance = _personal_post(api_key)
+    services.grievance_publish(actor=dispatcher, grievance=grievance)
     response = Client().get(f"{BASE}/requests/{grievance.reference}.json")
     assert response.status_code == 200
     [item] = response.json()
@@ -235,25 +258,68 @@ def test_one_request_in_json_has_the_specs_fields_and_no_personal_data(world, ap
         "status": "open",
         "service_name": "占道经营",
         "service_code": VENDING,
-        "agency_responsible": agency_a.name,
+        "agency_responsible": agency_a.name,  # dispatched at once to the duty's lead
         "requested_datetime": w3c(grievance.received_at),
         "expected_datetime": w3c(grievance.deadline_at),
-        "address": "北辰西路1号",
-        "address_id": "BJ-110105-001",
+        "address": "北辰西路*号",
+        # What only the posting client may have back, and the exact position, stay out of public view.
+        "address_id": None,
+        "media_url": None,
         "zipcode": None,
-        "lat": 40.003456,
-        "long": 116.391234,
-        "media_url": "https://img.example.com/1.jpg",
+        "lat": 40.003,
+        "long": 116.391,
     }
     assert item["description"].endswith("楼下有人占道经营") and "media_url" not in item["description"]
+    assert "王*" in item["description"] and "*号楼*单元***室" in item["description"]
     text = response.content.decode()
-    for personal in ("13812345678", "王小明", "wxm@example.com", grievance.token):
+    for personal in (*PERSONAL, grievance.token, "40.003456"):
         assert personal not in text
+
+
+def test_the_posting_client_reads_its_own_requests_back_still_masked(world, api_key) -> None:
+    grievance = _personal_post(api_key)
+    _other, other_key = services.api_client_issue(actor=SYSTEM, name="另一个应用")
+    [item] = Client().get(f"{BASE}/requests/{grievance.reference}.json", {"api_key": api_key}).json()
+    assert item["media_url"] == "https://img.example.com/1.jpg" and item["address_id"] == "BJ-110105-001"
+    assert item["lat"] == 40.003456 and item["long"] == 116.391234
+    assert not any(personal in str(item) for personal in PERSONAL)
+    # Another client's key does not open it, and a wrong key is refused rather than read as none.
+    spec_errors(Client().get(f"{BASE}/requests/{grievance.reference}.json", {"api_key": other_key}), 404)
+    spec_errors(Client().get(f"{BASE}/requests.json", {"api_key": "not-a-key"}), 403)
+
+
+def test_an_officer_edit_cannot_put_the_citizens_contact_back(world, api_key, dispatcher) -> None:
+    grievance = _personal_post(api_key)
+    services.grievance_publish(
+        actor=dispatcher,
+        grievance=grievance,
+        description="王小明反映：北辰西路有人占道经营，回电13812345678",
+        address="北辰西路1号",
+    )
+    grievance.refresh_from_db()
+    assert grievance.public_description == "王**反映：北辰西路有人占道经营，回电***********"
+    assert grievance.public_address == "北辰西路*号"
+
+
+def test_withdrawing_a_request_takes_it_off_open311(world, api_key, dispatcher) -> None:
+    grievance = _personal_post(api_key)
+    services.grievance_publish(actor=dispatcher, grievance=grievance)
+    services.grievance_unpublish(actor=dispatcher, grievance=grievance, reason="市民要求不公开")
+    spec_errors(Client().get(f"{BASE}/requests/{grievance.reference}.json"), 404)
+    assert list(grievance.events.values_list("action", flat=True))[-2:] == ["publish", "unpublish"]
+
+
+def test_only_a_dispatcher_publishes(world, api_key, member_a) -> None:
+    grievance = _personal_post(api_key)
+    with pytest.raises(PermissionRefused):
+        services.grievance_publish(actor=member_a, grievance=grievance)
+    grievance.refresh_from_db()
+    assert grievance.published_at is None and grievance.public_description == ""
 
 
 def test_one_request_in_xml_has_the_specs_elements(world, api_key) -> None:
     grievance = _posted(api_key)
-    response = Client().get(f"{BASE}/requests/{grievance.reference}.xml")
+    response = Client().get(f"{BASE}/requests/{grievance.reference}.xml", {"api_key": api_key})
     assert response.status_code == 200
     root = parsed(response.content)
     assert root.tag == "service_requests"
@@ -280,6 +346,8 @@ def test_the_request_list_and_its_filters(world, api_key, dispatcher, member_a, 
     old, _ = services.grievance_receive(
         actor=dispatcher, title="旧的占道经营", received_at=long_ago, duty=world.vending
     )
+    for grievance in (vending, noise, old):
+        services.grievance_publish(actor=dispatcher, grievance=grievance)
     client = Client()
 
     def references(**params: Any) -> list[str]:
@@ -334,16 +402,28 @@ def test_a_token_turns_into_its_request_id(world, api_key) -> None:
     spec_errors(Client().get(f"{BASE}/tokens/no-such-token.json"), 404)
 
 
-def test_a_returned_request_names_the_agency_the_return_cites(
+def test_agency_responsible_is_only_ever_the_agency_a_dispatcher_sent_it_to(
     world, api_key, dispatcher, member_b, agency_a, agency_b
 ) -> None:
     grievance, _ = services.grievance_receive(actor=dispatcher, title="人行道占道经营", route=False)
+    # The router's guess, below the auto-dispatch threshold: no statement of the office's.
+    guess = {"agency_id": agency_a.pk, "agency_name": agency_a.name, "duty_id": world.vending.pk}
+    Grievance.objects.filter(pk=grievance.pk).update(suggestions=[guess], route_confidence=0.4)
+    services.grievance_publish(actor=dispatcher, grievance=grievance)
+    grievance.refresh_from_db()
+    [waiting] = Client().get(f"{BASE}/requests/{grievance.reference}.json").json()
+    assert waiting["agency_responsible"] is None
+    assert not any(s["agency_name"] in waiting["service_notice"] for s in grievance.suggestions)
+
     services.grievance_dispatch(actor=dispatcher, grievance=grievance, agency=agency_b, duty=world.noise)
+    [sent] = Client().get(f"{BASE}/requests/{grievance.reference}.json").json()
+    assert sent["agency_responsible"] == agency_b.name
+
     services.order_return(
         actor=member_b, order=grievance.orders.get(), reason="属占道经营", cited_duty=world.vending
     )
     [item] = Client().get(f"{BASE}/requests/{grievance.reference}.json").json()
-    assert item["agency_responsible"] == agency_a.name and item["status"] == "open"
+    assert item["agency_responsible"] is None and item["status"] == "open"
     assert item["service_code"] == NOISE  # the duty it was last dispatched under, until it is sent again
 
 

@@ -177,6 +177,7 @@ class GrievanceSerializer(serializers.ModelSerializer):
             "dispatch_count",
             "return_count",
             "dispute",
+            "published_at",
         ]
 
     @extend_schema_field(SuggestionSerializer(many=True))
@@ -215,6 +216,8 @@ class GrievanceDetailSerializer(GrievanceSerializer):
             "rating",
             "reopen_count",
             "first_dispatch_accepted",
+            "public_description",
+            "public_address",
             "events",
             "feedback",
             "created_at",
@@ -395,6 +398,21 @@ class NoteSerializer(serializers.Serializer):
 
 class GrievanceReasonSerializer(serializers.Serializer):
     reason = _text(help_text="Why (required).")
+
+
+class PublishSerializer(serializers.Serializer):
+    description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The public text; omitted, the citizen's text with personal data masked. Masked again on "
+        "the way in for the citizen's contact data, phone and identity-card numbers and flats.",
+    )
+    address = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The public address; omitted, the address without house numbers.",
+    )
+    reason = _text(help_text="Why (optional).")
 
 
 class ResolveSerializer(serializers.Serializer):

@@ -45,6 +45,7 @@ from grievances.api.serializers import (
     HandoverSerializer,
     InboxOrderSerializer,
     NoteSerializer,
+    PublishSerializer,
     ReportBackSerializer,
     ResolveSerializer,
     ReturnSerializer,
@@ -242,6 +243,29 @@ GrievanceCancelApi = _step(
     ),
     "Cancel",
     "Dispatchers (a duplicate, a call that was no grievance). Open orders are withdrawn. Needs a reason.",
+)
+GrievancePublishApi = _step(
+    "Publish",
+    PublishSerializer,
+    lambda request, grievance, v: services.grievance_publish(
+        actor=request.user,
+        grievance=grievance,
+        description=v.get("description"),
+        address=v.get("address"),
+        reason=v["reason"],
+    ),
+    "Publish on Open311",
+    "Dispatchers. Until then Open311 shows nothing of the grievance. Publishing again with other text "
+    "replaces the public text; with the same text it changes nothing.",
+)
+GrievanceUnpublishApi = _step(
+    "Unpublish",
+    GrievanceReasonSerializer,
+    lambda request, grievance, v: services.grievance_unpublish(
+        actor=request.user, grievance=grievance, reason=v["reason"]
+    ),
+    "Withdraw from Open311",
+    "Dispatchers. The public text is dropped. Needs a reason.",
 )
 
 

@@ -19,6 +19,12 @@ from grievances.services.grievances import (
     unlisted_clusters_check,
 )
 from grievances.services.policy import deadline_policy_update
+from grievances.services.publicity import (
+    details_and_extras,
+    grievance_publish,
+    grievance_unpublish,
+    publication_proposal,
+)
 from grievances.services.training import router_train
 from grievances.services.twoway import (
     handover_complete,
@@ -36,15 +42,18 @@ __all__ = [
     "api_client_issue",
     "api_client_revoke",
     "deadline_policy_update",
+    "details_and_extras",
     "grievance_cancel",
     "grievance_close",
     "grievance_dispatch",
     "grievance_feedback",
     "grievance_progress",
+    "grievance_publish",
     "grievance_receive",
     "grievance_reroute",
     "grievance_resolve",
     "grievance_route",
+    "grievance_unpublish",
     "grievances_reroute_for_edition",
     "handover_complete",
     "handover_report",
@@ -53,6 +62,7 @@ __all__ = [
     "order_accept",
     "order_answer",
     "order_return",
+    "publication_proposal",
     "router_train",
     "summons_report",
     "summonses_flag_late",

@@ -24,6 +24,7 @@ from grievances.forms import (
     DispatchForm,
     FeedbackForm,
     IntakeForm,
+    PublishForm,
     QuickDispatchForm,
     ReasonForm,
     duties_in_force,
@@ -34,14 +35,17 @@ from grievances.services import (
     grievance_close,
     grievance_dispatch,
     grievance_feedback,
+    grievance_publish,
     grievance_receive,
     grievance_route,
+    grievance_unpublish,
 )
 from grievances.views.common import (
     Clock,
     active_agencies,
     fix_or_report,
     require_dispatcher,
+    returned_agency_ids,
     show_refusal,
     visible_grievance,
 )
@@ -138,14 +142,19 @@ def queue(request: HttpRequest) -> HttpResponse:
     clock = Clock()
     rows = []
     for grievance in page.object_list:
-        suggestions = suggestion_views(grievance, dispatchable=True, back="queue")
+        returns = getattr(grievance, "returns", [])
+        suggestions = suggestion_views(
+            grievance, dispatchable=True, back="queue", returned={order.agency_id for order in returns}
+        )
+        # The one-click choice is the best suggestion that did not already send it back.
+        top = next((s for s in suggestions if s.quick_form), suggestions[0] if suggestions else None)
         rows.append(
             QueueRow(
                 grievance=grievance,
                 countdown=clock.of(grievance.deadline_at),
-                top=suggestions[0] if suggestions else None,
+                top=top,
                 others=max(len(suggestions) - 1, 0),
-                returns=getattr(grievance, "returns", []),
+                returns=returns,
             )
         )
     context = {"page": page, "rows": rows, "overdue_count": sum(r.countdown.is_overdue for r in rows)}
@@ -205,6 +214,14 @@ def _quick_dispatch(request: HttpRequest, grievance: Grievance) -> HttpResponse:
     if agency is None:
         messages.error(request, _("That suggestion is no longer valid: route the grievance again."))
         return redirect(_back(grievance, back))
+    if agency.pk in returned_agency_ids(grievance):
+        # The queue never offers this button; a stale page or a forged post must not resend it either.
+        messages.error(
+            request,
+            _("%(agency)s returned this grievance: to send it back there, use the dispatch form.")
+            % {"agency": agency.name},
+        )
+        return redirect(_detail_url(grievance, "dispatch"))
     try:
         grievance = grievance_dispatch(actor=request.user, grievance=grievance, agency=agency, duty=duty)
     except ApplicationError as error:
@@ -229,7 +246,8 @@ def _dispatched(request: HttpRequest, grievance: Grievance) -> None:
 @login_required
 @require_POST
 def route(request: HttpRequest, pk: int) -> HttpResponse:
-    """Ask the router again (after the list changed, or to see fresh suggestions)."""
+    """Ask the router again (after the list changed, or to see fresh suggestions). Nothing is dispatched:
+    the page shows the new suggestion and the dispatcher confirms it with its button."""
     grievance = visible_grievance(request, pk)
     require_dispatcher(request.user)
     try:
@@ -237,12 +255,17 @@ def route(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as error:
         refuse_if_forbidden(error)
         messages.error(request, error.message)
-    else:
-        if grievance.state == GrievanceState.DISPATCHED:
-            _dispatched(request, grievance)
-        else:
-            messages.success(request, _("The suggestions are up to date with the list in force."))
-    return redirect(_detail_url(grievance, "suggestions"))
+        return redirect(_detail_url(grievance, "suggestions"))
+    top = next((s for s in grievance.suggestions if isinstance(s, dict) and s.get("agency_id")), None)
+    if top is None:
+        messages.warning(request, _("The list in force suggests no agency: choose one in the dispatch form."))
+        return redirect(_detail_url(grievance, "dispatch"))
+    messages.info(
+        request,
+        _("The list in force now suggests %(agency)s (%(code)s). Nothing was dispatched: confirm below.")
+        % {"agency": top.get("agency_name") or "—", "code": top.get("duty_code") or "—"},
+    )
+    return redirect(reverse("grievances:detail", kwargs={"pk": grievance.pk}) + "?rematched=1#suggestions")
 
 
 @login_required
@@ -289,6 +312,42 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def close(request: HttpRequest, pk: int) -> HttpResponse:
     """Close a resolved grievance whose citizen could not be reached for feedback."""
     return _reason_step(request, pk, "close", grievance_close, _("Grievance %(ref)s is closed."))
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Publish the grievance on Open311 with the text and address the dispatcher reviewed."""
+    grievance = visible_grievance(request, pk)
+    require_dispatcher(request.user)
+    form = PublishForm(request.POST, auto_id="id_publish_%s")
+    values = form.cleaned_data if form.is_valid() else {"description": "", "address": ""}
+    try:
+        grievance_publish(
+            actor=request.user,
+            grievance=grievance,
+            description=values["description"],
+            address=values["address"],
+        )
+    except ApplicationError as error:
+        return fix_or_report(
+            request,
+            error,
+            form,
+            lambda status: render_detail(request, pk, bound={"publish": form}, status=status),
+            _detail_url(pk),
+        )
+    messages.success(request, _("Grievance %(ref)s is public on Open311.") % {"ref": grievance.reference})
+    return redirect(f"{_detail_url(pk)}#publication")
+
+
+@login_required
+@require_POST
+def unpublish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw the grievance from Open311."""
+    return _reason_step(
+        request, pk, "unpublish", grievance_unpublish, _("Grievance %(ref)s is no longer public.")
+    )
 
 
 def _reason_step(
