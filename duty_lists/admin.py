@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -21,6 +23,7 @@ from duty_lists.models import (
     Membership,
     Participation,
     Role,
+    SearchSynonym,
 )
 
 AGENCY_KEEPERS = frozenset({Role.SYSTEM_ADMIN, Role.EDITORIAL_OFFICER})
@@ -223,3 +226,69 @@ class AmendmentAdmin(RoleAdmin):
     @admin.action(description=_("Approve after the joint review"))
     def approve(self, request: HttpRequest, queryset: QuerySet[Amendment]) -> None:
         self._step(request, queryset, services.amendment_approve)
+
+
+# --- Search synonyms --------------------------------------------------------------------------------------
+
+_ALIAS_SEPARATORS = re.compile(r"[\s,，、/;；|]+")
+
+
+class SearchSynonymForm(forms.ModelForm):
+    """The synonyms as one line of words (噪音、噪声扰民、施工噪音), not as JSON."""
+
+    aliases_text = forms.CharField(
+        label=_("synonyms"),
+        help_text=_("Words searched together with the term, separated by 、 , / or spaces."),
+        max_length=1000,
+    )
+
+    class Meta:
+        model = SearchSynonym
+        fields = ("term", "note")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["aliases_text"].initial = "、".join(self.instance.aliases)
+
+    def validate_unique(self) -> None:
+        """The service says whether the term is taken, under its lock."""
+
+    def aliases(self) -> list[str]:
+        return [word for word in _ALIAS_SEPARATORS.split(self.cleaned_data["aliases_text"]) if word]
+
+
+@admin.register(SearchSynonym)
+class SearchSynonymAdmin(RoleAdmin):
+    """The editorial office keeps the words search treats as one (噪声 = 噪音); each save is audited."""
+
+    view_roles = REGISTRY_READERS
+    add_roles = OFFICERS
+    change_roles = OFFICERS
+    delete_roles = OFFICERS
+    form = SearchSynonymForm
+    fields = ("term", "aliases_text", "note")
+    list_display = ("term", "aliases_display", "note", "updated_at")
+    search_fields = ("term", "note")
+
+    @admin.display(description=_("synonyms"))
+    def aliases_display(self, obj: SearchSynonym) -> str:
+        return "、".join(obj.aliases)
+
+    def save_model(self, request: HttpRequest, obj: SearchSynonym, form: Any, change: bool) -> None:
+        saved = services.search_synonym_save(
+            actor=request.user,
+            term=form.cleaned_data["term"],
+            aliases=form.aliases(),
+            note=form.cleaned_data.get("note") or "",
+            synonym=obj if change else None,
+            reason="admin",
+        )
+        obj.pk, obj._state.adding, obj._state.db = saved.pk, False, saved._state.db
+
+    def delete_model(self, request: HttpRequest, obj: SearchSynonym) -> None:
+        services.search_synonym_delete(actor=request.user, synonym=obj, reason="admin")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SearchSynonym]) -> None:
+        for synonym in queryset:
+            services.search_synonym_delete(actor=request.user, synonym=synonym, reason="admin")

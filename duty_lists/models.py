@@ -482,6 +482,12 @@ class Amendment(models.Model):
     published_in = models.ForeignKey(
         Edition, null=True, blank=True, on_delete=models.PROTECT, related_name="amendments"
     )
+    # The lead and cooperating agencies of the duty before and after the change, kept by the services
+    # that write the proposal: they may read the amendment, and the proposal's JSON cannot be queried
+    # alike on SQLite and PostgreSQL.
+    affected_agencies = models.ManyToManyField(
+        Agency, blank=True, related_name="affecting_amendments", verbose_name=_("affected agencies")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -554,3 +560,25 @@ class JointReviewOpinion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency}: {'concurs' if self.concurs else 'objects'}"
+
+
+class SearchSynonym(models.Model):
+    """A word citizens use and the words the duty lists use for the same thing (噪声 = 噪音, 违建 = 违章建筑):
+    a query holding the term is searched with its synonyms too (one way: see ``duty_lists/synonyms.py``).
+    Kept by the editorial office through ``duty_lists.services.search_synonym_save``."""
+
+    term = models.CharField(_("term"), max_length=50)
+    aliases = models.JSONField(_("synonyms"), default=list)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["term"]
+        verbose_name = _("search synonym")
+        verbose_name_plural = _("search synonyms")
+        constraints = [
+            models.UniqueConstraint(fields=["term"], name="search_synonym_term_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term} = {' / '.join(self.aliases)}"

@@ -26,7 +26,11 @@ Queries are segmented the same way (precise mode), stop words such as ``怎么``
 becomes a tsquery operand: two characters or latin/digits match exactly; a single CJK character matches as a
 prefix (``噪:*``); a CJK term of three or more characters matches itself OR all of its bigrams, so a registry
 word added to jieba's dictionary after a revision was indexed still finds that revision's title and terms.
-Terms are AND-ed; if nothing matches them all, they are OR-ed. Results are ordered by ``ts_rank``, then code.
+A term that the office's synonym table lists (``duty_lists/synonyms.py``: 违建 → 违章建筑, 违法建设) matches
+itself OR any of its synonyms. Terms are AND-ed; if nothing matches them all, they are OR-ed. A query of one
+word that jieba cuts into pieces (``占道经营`` → ``占道 / 经营``) also matches as that whole word, with its
+own synonyms. Results are ordered by ``ts_rank`` raised by two tiers — a match of the whole word, and above
+it a title that holds the query as typed — then by code.
 
 jieba's dictionary is extended with the registry's own vocabulary (titles of duties in force, their keywords
 and synonyms, agency names and short names) so that ``区综合执法局`` stays one token instead of
@@ -44,7 +48,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import add, and_, or_
@@ -369,62 +373,149 @@ def _operand(term: str) -> str:
     return _lexeme(term)
 
 
-def tsquery_text(terms: Sequence[str], *, match_all: bool = True) -> str:
+Synonyms = Mapping[str, Iterable[str]]
+
+
+def _expanded_operand(term: str, synonyms: Synonyms) -> str:
+    alternatives = [term, *sorted(synonyms.get(term, ()))]
+    if len(alternatives) == 1:
+        return _operand(term)
+    return "( " + " | ".join(_operand(word) for word in alternatives) + " )"
+
+
+def tsquery_text(terms: Sequence[str], *, match_all: bool = True, synonyms: Synonyms | None = None) -> str:
     """The ``to_tsquery('simple', …)`` text for the terms: all of them, or any of them (then ignoring single
-    characters, which as prefixes match too much, unless there is nothing else)."""
+    characters, which as prefixes match too much, unless there is nothing else). A term with synonyms
+    matches itself or any of them."""
     if not match_all:
         terms = [t for t in terms if len(t) > 1] or list(terms)
-    return (" & " if match_all else " | ").join(_operand(t) for t in terms)
+    return (" & " if match_all else " | ").join(_expanded_operand(t, synonyms or {}) for t in terms)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """What a user's query asks for: its terms with their synonyms, and the whole query as one phrase."""
+
+    terms: list[str]
+    synonyms: dict[str, frozenset[str]]
+    # The query as one run of letters and digits (``占道经营``, which jieba cuts into ``占道 / 经营``), when
+    # it is one; ``""`` for a query of several words or a single character.
+    phrase: str
+    # The query as typed, trimmed: a title holding it whole is the best hit there is.
+    text: str
+
+
+def _parse(q: str) -> _Query | None:
+    from duty_lists.synonyms import synonyms_of
+
+    terms = query_terms(q)
+    if not terms:
+        return None
+    words = _words(normalize(q[:MAX_QUERY_CHARS]))
+    phrase = words[0] if len(words) == 1 and len(words[0]) > 1 else ""
+    synonyms = {word: synonyms_of(word) for word in {*terms, phrase} if word}
+    # Control characters (a NUL byte, which PostgreSQL refuses in a string) are in no title.
+    text = "".join(ch for ch in q[:MAX_QUERY_CHARS] if ch.isprintable()).strip()
+    return _Query(terms, {w: s for w, s in synonyms.items() if s}, phrase, text)
 
 
 def search_revisions(queryset: QuerySet[DutyRevision], q: str) -> QuerySet[DutyRevision]:
     """Revisions of ``queryset`` matching ``q``, best first, annotated with ``rank``.
 
     A blank ``q`` returns the queryset unchanged; a ``q`` with nothing searchable in it matches nothing.
-    Checks once (one EXISTS query) whether every term matches somewhere, and else looks for any term.
+    Each term is looked for together with its synonyms (``duty_lists.synonyms``, held in memory). Checks
+    once (one EXISTS query) whether every term matches somewhere, and else looks for any term. A query of
+    one word that jieba cuts into pieces also matches as that word, with its synonyms, and such a match
+    ranks above a match of pieces; a title holding the whole query ranks above everything else.
     """
     if not q or not q.strip():
         return queryset
-    terms = query_terms(q)
-    if not terms:
+    query = _parse(q)
+    if query is None:
         return queryset.none()
     if connections[queryset.db].vendor == "postgresql":
-        return _search_postgresql(queryset, terms)
-    return _search_portable(queryset, terms)
+        return _search_postgresql(queryset, query)
+    return _search_portable(queryset, query)
 
 
-def _search_postgresql(queryset: QuerySet[DutyRevision], terms: list[str]) -> QuerySet[DutyRevision]:
-    query = SearchQuery(tsquery_text(terms), config="simple", search_type="raw")
-    if (
-        len(terms) > 1
-        and not queryset.alias(search_vector=search_vector()).filter(search_vector=query).exists()
-    ):
-        query = SearchQuery(tsquery_text(terms, match_all=False), config="simple", search_type="raw")
-    return (
-        queryset.alias(search_vector=search_vector())
-        .filter(search_vector=query)
-        .annotate(rank=SearchRank(search_vector(), query))
-        .order_by("-rank", "code", "pk")
+# Added to a revision's rank: a title with the whole query in it (``PHRASE_IN_TITLE``) above a revision
+# matching the whole query as one word or a synonym of it (``PHRASE_MATCH``), above the rest. ts_rank of a
+# query stays below 1 for the short texts of duties (each token once per section), so the tiers never mix.
+PHRASE_IN_TITLE = 20.0
+PHRASE_MATCH = 10.0
+
+
+def _raw(text: str) -> SearchQuery:
+    return SearchQuery(text, config="simple", search_type="raw")
+
+
+def _search_postgresql(queryset: QuerySet[DutyRevision], query: _Query) -> QuerySet[DutyRevision]:
+    terms, synonyms = query.terms, query.synonyms
+    searched = queryset.alias(search_vector=search_vector())
+    # The phrase is worth its own operand only when jieba cut it into several terms.
+    whole = (
+        tsquery_text([query.phrase], synonyms=synonyms) if query.phrase and terms != [query.phrase] else ""
+    )
+    text = tsquery_text(terms, synonyms=synonyms)
+    if len(terms) > 1 and not searched.filter(search_vector=_raw(_either(text, whole))).exists():
+        text = tsquery_text(terms, match_all=False, synonyms=synonyms)
+    matching = _raw(_either(text, whole))
+    rank: Any = SearchRank(search_vector(), matching)
+    if whole:
+        rank = rank + Case(
+            When(search_vector=_raw(whole), then=Value(PHRASE_MATCH)),
+            default=Value(0.0),
+            output_field=FloatField(),
+        )
+    if query.text:
+        rank = rank + _title_bonus(query.text)
+    return searched.filter(search_vector=matching).annotate(rank=rank).order_by("-rank", "code", "pk")
+
+
+def _either(text: str, whole: str) -> str:
+    return f"( {text} ) | ( {whole} )" if whole else text
+
+
+def _title_bonus(text: str, bonus: float = PHRASE_IN_TITLE) -> Case:
+    return Case(
+        When(title__icontains=text, then=Value(bonus)),
+        default=Value(0.0),
+        output_field=FloatField(),
     )
 
 
-def _search_portable(queryset: QuerySet[DutyRevision], terms: list[str]) -> QuerySet[DutyRevision]:
-    """SQLite (development without PostgreSQL): substring matches. A term found in the title scores its
-    length (a longer term is more specific), one found elsewhere a fifth of that."""
-    matches = [Q(title__icontains=term) | Q(search_text__icontains=term) for term in terms]
+def _search_portable(queryset: QuerySet[DutyRevision], query: _Query) -> QuerySet[DutyRevision]:
+    """SQLite (development without PostgreSQL): substring matches. A term (or a synonym of it) found in
+    the title scores its length (a longer term is more specific), one found elsewhere a fifth of that."""
+    terms = query.terms
+
+    def alternatives(term: str) -> list[str]:
+        return [term, *sorted(query.synonyms.get(term, ()))]
+
+    def anywhere(term: str) -> Q:
+        return reduce(or_, (Q(title__icontains=w) | Q(search_text__icontains=w) for w in alternatives(term)))
+
+    def in_title(term: str) -> Q:
+        return reduce(or_, (Q(title__icontains=w) for w in alternatives(term)))
+
+    matches = [anywhere(term) for term in terms]
     condition = reduce(and_, matches)
     if len(terms) > 1 and not queryset.filter(condition).exists():
         condition = reduce(or_, matches)
+    if query.phrase and terms != [query.phrase]:
+        condition = condition | anywhere(query.phrase)
     scores = [
         Case(
-            When(title__icontains=term, then=Value(float(len(term)))),
-            When(search_text__icontains=term, then=Value(0.2 * len(term))),
+            When(in_title(term), then=Value(float(len(term)))),
+            When(anywhere(term), then=Value(0.2 * len(term))),
             default=Value(0.0),
             output_field=FloatField(),
         )
         for term in terms
     ]
-    rank = reduce(add, scores)
+    rank: Any = reduce(add, scores)
+    if query.text:
+        rank = rank + _title_bonus(query.text, bonus=100.0)
     return queryset.filter(condition).annotate(rank=rank).order_by("-rank", "code", "pk")
 
 

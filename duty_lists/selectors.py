@@ -94,9 +94,10 @@ def editions_of(duty_list: DutyList) -> QuerySet[Edition]:
 
 
 def amendments_visible_to(user: Any) -> QuerySet[Amendment]:
-    """Officers, legal reviewers and leaders see every amendment; agency staff see their own agency's, and
-    those their agency reviews once they reach the joint review (not another agency's drafts); everyone
-    else sees only published ones."""
+    """Officers, legal reviewers and leaders see every amendment; agency staff see their own agency's,
+    those that change a duty their agency leads or cooperates on (before or after the change) once
+    submitted, and those their agency reviews once they reach the joint review (not another agency's
+    drafts); everyone else sees only published ones."""
     from duty_lists import permissions
 
     queryset = Amendment.objects.select_related("duty_list", "duty", "proposing_agency", "published_in")
@@ -110,6 +111,7 @@ def amendments_visible_to(user: Any) -> QuerySet[Amendment]:
                 duty_list__reviewing_agencies__in=own,
                 state__in=[AmendmentState.JOINT_REVIEW, AmendmentState.APPROVED, AmendmentState.PUBLISHED],
             )
+            | (Q(affected_agencies__in=own) & ~Q(state=AmendmentState.DRAFT))
             | Q(state=AmendmentState.PUBLISHED)
         ).distinct()
     return queryset.filter(state=AmendmentState.PUBLISHED)

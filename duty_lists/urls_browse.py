@@ -11,6 +11,8 @@ app_name = "duty_lists"
 
 urlpatterns = [
     path("duty-lists/", views_browse.duty_list_index, name="index"),
+    # Before the list pages: otherwise search/ would read as the list with code "search".
+    path("duty-lists/search/", views_browse.duty_search, name="search"),
     path("duty-lists/<slug:code>/", views_browse.duty_list_detail, name="list_detail"),
     path("duty-lists/<slug:code>/duties/<str:duty_code>/", views_browse.duty_detail, name="duty_detail"),
     path("duty-lists/<slug:code>/editions/", views_browse.edition_list, name="edition_list"),

@@ -232,6 +232,25 @@ def duty_list_detail(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "duty_lists/browse/list_detail.html", context)
 
 
+def duty_search(request: HttpRequest) -> HttpResponse:
+    """Search the duties in force of every list, or of one (``?list=``), best match first.
+
+    Queries, whatever the size: the lists, the search (an EXISTS check for a query of several terms, the
+    count, one page), and the page's agencies.
+    """
+    q = " ".join(request.GET.get("q", "").split())[:200]
+    duty_lists = list(selectors.duty_lists_public())
+    code = request.GET.get("list") or ""
+    chosen = next((d for d in duty_lists if d.code == code), None)
+    page: Page[DutyRevision] | None = None
+    if q:
+        scope = selectors.revisions_in_force(duty_list=chosen, with_content=False)
+        results = _with_agencies(search_revisions(scope, q)).select_related("duty_list")
+        page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"q": q, "duty_lists": duty_lists, "chosen": chosen, "page": page}
+    return render(request, "duty_lists/browse/search.html", context)
+
+
 # --- A duty ----------------------------------------------------------------------------------------------
 
 

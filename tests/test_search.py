@@ -171,6 +171,12 @@ def registry() -> Registry:
     return registry
 
 
+def _parsed(q: str) -> Any:
+    parsed = search._parse(q)
+    assert parsed is not None
+    return parsed
+
+
 def _titles(queryset: Any) -> list[str]:
     return [revision.title for revision in queryset]
 
@@ -316,11 +322,11 @@ def test_blank_query_returns_the_queryset_unchanged(registry: Registry) -> None:
 
 
 def test_the_portable_search_used_on_sqlite_ranks_title_matches_first(registry: Registry) -> None:
-    results = search._search_portable(revisions_in_force(), query_terms("噪音"))
+    results = search._search_portable(revisions_in_force(), _parsed("噪音"))
     assert _titles(results) == ["噪音扰民", "建筑施工扬尘"]
-    assert _titles(search._search_portable(revisions_in_force(), query_terms("马路市场"))) == ["占道经营"]
+    assert _titles(search._search_portable(revisions_in_force(), _parsed("马路市场"))) == ["占道经营"]
     # Nothing matches every term: any term will do.
-    assert "物业管理纠纷" in _titles(search._search_portable(revisions_in_force(), query_terms("物业 噪音")))
+    assert "物业管理纠纷" in _titles(search._search_portable(revisions_in_force(), _parsed("物业 噪音")))
 
 
 @pytest.mark.postgres

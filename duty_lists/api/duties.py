@@ -57,14 +57,25 @@ def last_published(request: Any) -> datetime | None:
     return value
 
 
+def _searching(request: Any) -> bool:
+    return bool((request.GET.get("q") or "").strip())
+
+
 def list_etag(request: Any, *args: Any, **kwargs: Any) -> str:
     latest = last_published(request)
     key = f"{latest.isoformat() if latest else '-'}|{request.get_full_path()}"
+    if _searching(request):
+        # What a search finds depends on the synonym table too, which changes without an edition.
+        from duty_lists.synonyms import synonyms_digest
+
+        key += f"|{synonyms_digest()}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _last_modified(request: Any, *args: Any, **kwargs: Any) -> datetime | None:
-    return last_published(request)
+    # A search answer can change with the synonym table, which has no edition date: it is revalidated by
+    # its ETag alone, so that If-Modified-Since never keeps a client on an answer the table has changed.
+    return None if _searching(request) else last_published(request)
 
 
 conditional = method_decorator(condition(etag_func=list_etag, last_modified_func=_last_modified), name="get")

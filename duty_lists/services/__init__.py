@@ -21,6 +21,7 @@ from duty_lists.services.registry import (
     revisions_stage,
     structure_ensure,
 )
+from duty_lists.services.synonyms import search_synonym_delete, search_synonym_save
 
 __all__ = [
     "TRANSITIONS",
@@ -42,5 +43,7 @@ __all__ = [
     "next_duty_code",
     "revision_stage",
     "revisions_stage",
+    "search_synonym_delete",
+    "search_synonym_save",
     "structure_ensure",
 ]

@@ -195,6 +195,17 @@ def _check_proposal(
     return content
 
 
+def _affected_agencies(duty: Duty | None, content: DutyContent | None) -> set[int]:
+    """The lead and cooperating agencies of the duty as it stands and as the amendment would have it: the
+    agencies whose duties change, who may read the amendment."""
+    codes = {p.agency for p in content.participants} if content is not None else set()
+    ids = set(Agency.objects.filter(code__in=codes).values_list("pk", flat=True))
+    current = in_force_revision(duty) if duty is not None else None
+    if current is not None:
+        ids |= {p.agency_id for p in current.participations.all()}
+    return ids
+
+
 def amendment_create(
     *,
     actor: Any,
@@ -234,6 +245,7 @@ def amendment_create(
             proposed_by=actor if actor.is_authenticated else None,
             source_ref=source_ref,
         )
+        amendment.affected_agencies.set(_affected_agencies(duty, content))
         _event(amendment, "create", "", actor, justification, agency=proposing_agency)
     return amendment
 
@@ -255,6 +267,7 @@ def amendment_update(
         if proposal is not None:
             content = _check_proposal(amendment.duty_list, amendment.kind, amendment.duty, proposal)
             amendment.proposal = content.to_dict() if content else {}
+            amendment.affected_agencies.set(_affected_agencies(amendment.duty, content))
         if justification is not None:
             if not justification.strip():
                 raise ApplicationError(
