@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,3 +9,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import signals  # noqa: F401  (connects the login/logout/lockout audit receivers)
+
+        # Each app's labels.py registers its action labels and reference resolvers into core.actions and
+        # core.references; found by name, like admin.py, so core never imports a domain app.
+        autodiscover_modules("labels")

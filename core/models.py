@@ -42,10 +42,15 @@ class AuditEntry(models.Model):
     inserting a row anywhere breaks the chain from that point on (``manage.py verify_audit`` finds it).
     """
 
-    seq = models.PositiveBigIntegerField(unique=True, editable=False)
-    at = models.DateTimeField(editable=False)
+    seq = models.PositiveBigIntegerField(_("no."), unique=True, editable=False)
+    at = models.DateTimeField(_("time"), editable=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("account"),
     )
     actor_repr = models.CharField(_("actor"), max_length=200)
     action = models.CharField(_("action"), max_length=100, db_index=True)
@@ -55,8 +60,8 @@ class AuditEntry(models.Model):
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"), null=True, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    entry_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, editable=False)
+    entry_hash = models.CharField(_("hash"), max_length=64, unique=True, editable=False)
 
     class Meta:
         ordering = ["-seq"]

@@ -28,7 +28,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "axes",
+    "core.axes_app.AxesConfig",  # django-axes, under a translatable name
     "core",
     "duty_lists",
     "arbitration",
