@@ -257,7 +257,19 @@ class RulingForm(StyledForm):
         help_text=_("Why this agency: the law, the list, the facts established."),
     )
     legal_bases = forms.CharField(
-        label=_("Legal bases"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Legal bases"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One a line. A class ruling adds them to the duty it rewrites."),
+    )
+    keywords = forms.CharField(
+        label=_("Keywords"),
+        required=False,
+        max_length=500,
+        help_text=_(
+            "The words grievances of this kind use, separated by commas: a class ruling adds them to the "
+            "duty, so the next such grievance is routed to the lead agency."
+        ),
     )
     scope = forms.ChoiceField(
         label=_("Scope"),

@@ -338,6 +338,9 @@ class Ruling(models.Model):
     lead_responsibility = models.TextField(_("lead agency's responsibility"))
     rationale = models.TextField(_("rationale"))
     legal_bases = models.TextField(_("legal bases"), blank=True)
+    # The words grievances of this class use: a class ruling writes them into the duty, so the router sends
+    # the next such grievance to the ruled agency.
+    keywords = models.JSONField(_("keywords"), default=list, blank=True)
     scope = models.CharField(_("scope"), max_length=10, choices=RulingScope.choices, default=RulingScope.CASE)
     effective_date = models.DateField(_("effective date"))
     is_internal = models.BooleanField(_("internal (not published)"), default=False)

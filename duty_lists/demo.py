@@ -24,6 +24,8 @@ DISTRICT_AGENCIES = [
     ("511602-zjj", "广安市广安区住房和城乡建设局", "区住建局", AgencyKind.GOVERNMENT),
     ("511602-sw", "广安市广安区水务局", "区水务局", AgencyKind.GOVERNMENT),
     ("511602-sfj", "广安市广安区司法局", "区司法局", AgencyKind.GOVERNMENT),
+    # A joint reviewer of the livelihood list (with 区司法局): the ruling's amendment waits for both.
+    ("511602-czj", "广安市广安区财政局", "区财政局", AgencyKind.GOVERNMENT),
     ("511602-xzsp", "广安市广安区行政审批局", "区行政审批局", AgencyKind.GOVERNMENT),
     ("511602-12345", "广安区12345政务服务便民热线中心", "区12345热线", AgencyKind.HOTLINE),
 ]
@@ -43,11 +45,22 @@ class DemoPerson:
     agency_code: str
     role: Role
 
+    @property
+    def login_line(self) -> str:
+        """What `make run` prints for this account: enough to know which agency it speaks for."""
+        agency = SHORT_NAMES.get(self.agency_code, self.agency_code)
+        return f"{self.username:<12} {self.name:<4} {self.role.label}（{agency}）"
+
 
 PEOPLE = [
     DemoPerson("staff_zhzf", "王磊", "511602-zhzf", Role.AGENCY_STAFF),
     DemoPerson("staff_sjj", "李娜", "511602-sjj", Role.AGENCY_STAFF),
     DemoPerson("staff_bc", "张伟", "511602-bc", Role.AGENCY_STAFF),
+    # Staff of the joint reviewing agencies (ga-livelihood: 区司法局, 区财政局; ga-services: 区司法局,
+    # 区行政审批局), who give their agency's opinion; `legal` reviews legality, a different step.
+    DemoPerson("staff_sfj", "钱峰", "511602-sfj", Role.AGENCY_STAFF),
+    DemoPerson("staff_czj", "冯雪", "511602-czj", Role.AGENCY_STAFF),
+    DemoPerson("staff_xzsp", "何琳", "511602-xzsp", Role.AGENCY_STAFF),
     DemoPerson("officer", "陈静", "511602-bb", Role.EDITORIAL_OFFICER),
     DemoPerson("leader", "刘洋", "511602", Role.LEADER),
     DemoPerson("legal", "赵敏", "511602-sfj", Role.LEGAL_REVIEWER),
@@ -56,6 +69,10 @@ PEOPLE = [
     DemoPerson("sysadmin", "吴昊", "511602-bb", Role.SYSTEM_ADMIN),
     DemoPerson("secadmin", "郑洁", "511602-bb", Role.SECURITY_ADMIN),
 ]
+
+SHORT_NAMES = {
+    code: short for code, _name, short, *_rest in [ROOT, *DISTRICT_AGENCIES, *STREETS, *COMMUNITIES]
+}
 
 
 def _agency(code: str, name: str, short: str, level: str, kind: str, parent: Agency | None) -> Agency:

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.db import transaction
 
 from core.actors import SYSTEM
+from duty_lists.demo_synonyms import load_synonyms_demo
 from duty_lists.models import Agency, AgencyKind, AgencyLevel, DutyList, DutyListKind, DutyType, ServiceKind
 from duty_lists.proposals import DutyContent, ParticipantSpec
 from duty_lists.services import (
@@ -297,3 +298,4 @@ def load_registry_demo() -> None:
         agencies = _department_agencies()
         _livelihood_list(agencies)
         _service_list(agencies)
+        load_synonyms_demo()

@@ -51,6 +51,7 @@ from grievances.services import (
     grievance_dispatch,
     grievance_feedback,
     grievance_progress,
+    grievance_publish,
     grievance_receive,
     grievance_resolve,
     handover_complete,
@@ -82,6 +83,8 @@ class DemoGrievance:
     # What happens after intake, in order: ("accept", username), ("progress", username),
     # ("resolve", username, text), ("feedback", rating, comment).
     steps: tuple[tuple[Any, ...], ...] = field(default=())
+    # Shown on Open311 (with the masked text the dispatcher would be offered); the rest stay internal.
+    public: bool = False
 
 
 GRIEVANCES = [
@@ -90,6 +93,7 @@ GRIEVANCES = [
         "夜间工地施工噪音污染扰民",
         "滨河路东段一处在建工地每晚十一点以后仍在施工，打桩和切割声很大，噪音污染严重，"
         "附近居民连续一周无法正常休息。",
+        public=True,
         hours_ago=3,
         address="滨河路东段在建工地",
         contact_name="何先生",
@@ -110,6 +114,7 @@ GRIEVANCES = [
         "demo-03",
         "背街小巷垃圾堆积无人清运",
         "北辰街道新民巷的垃圾已堆放多日无人清运，环境卫生很差，天热后气味难闻，蚊蝇很多。",
+        public=True,
         hours_ago=50,
         address="新民巷12号附近",
         contact_name="唐先生",
@@ -356,6 +361,8 @@ def _load(client: ApiClient) -> None:
             _bounce(grievance, dispatcher)
         else:
             _follow(grievance, item.steps, dispatcher)
+        if item.public:
+            grievance_publish(actor=dispatcher, grievance=grievance)
     _receive(OPEN311_GRIEVANCE, SYSTEM, street, client=client)
     _whistle(street)
     _handovers(street)

@@ -27,6 +27,7 @@ from grievances.models import (
     Whistle,
     WorkOrder,
 )
+from grievances.redaction import mask_email, mask_name, mask_phone
 
 # Everyone who oversees the loop sees every grievance (personal data stays masked for most of them).
 OVERSIGHT_ROLES = (Role.DISPATCHER, Role.EDITORIAL_OFFICER, Role.LEADER, Role.AUDITOR)
@@ -57,25 +58,6 @@ def may_see_contact(user: Any, grievance: Grievance) -> bool:
     return grievance.handling_agency_id is not None and permissions.may_act_for_agency(
         user, grievance.handling_agency_id
     )
-
-
-def mask_name(name: str) -> str:
-    return f"{name[0]}{'*' * max(len(name) - 1, 1)}" if name else ""
-
-
-def mask_phone(phone: str) -> str:
-    digits = phone.strip()
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    keep_head = 3 if len(digits) >= 11 else 0
-    return f"{digits[:keep_head]}{'*' * (len(digits) - keep_head - 4)}{digits[-4:]}"
-
-
-def mask_email(email: str) -> str:
-    if "@" not in email:
-        return "*" * len(email)
-    local, domain = email.split("@", 1)
-    return f"{local[:1]}***@{domain}"
 
 
 def contact_of(user: Any, grievance: Grievance) -> dict[str, Any]:

@@ -6,12 +6,21 @@ from celery import shared_task
 from django.db import OperationalError
 
 from grievances import services
+from grievances.services import rescoring
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def reroute_after_edition(edition_id: int) -> int:
     """A published edition may have changed leads: move the open grievances its duties cover."""
     return services.grievances_reroute_for_edition(edition_id=edition_id)
+
+
+@shared_task(
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3, soft_time_limit=300, time_limit=330
+)
+def rescore_after_edition(edition_id: int) -> int:
+    """A published edition may have changed leads: the queue's suggestions follow it (nothing is moved)."""
+    return rescoring.grievances_rescore_waiting(edition_id=edition_id)
 
 
 @shared_task(

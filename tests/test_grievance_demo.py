@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 
 from arbitration.models import Dispute
 from core.management.commands.runstack import Command as RunStack
@@ -101,6 +102,12 @@ def test_demo_grievances_sit_at_every_point_of_the_loop() -> None:
     assert Grievance.objects.get(external_id="demo-09").unlisted
     via_client = Grievance.objects.get(external_id="demo-07")
     assert via_client.client.name == DEMO_OPEN311_CLIENT and via_client.channel == "open311"
+    # Open311 shows the two the demo dispatcher published, masked, and nothing else.
+    public = Client().get("/open311/v2/requests.json").json()
+    assert sorted(item["service_request_id"] for item in public) == sorted(
+        Grievance.objects.filter(external_id__in=["demo-01", "demo-03"]).values_list("reference", flat=True)
+    )
+    assert not any(g.contact_phone in str(public) for g in Grievance.objects.exclude(contact_phone=""))
 
 
 @pytest.mark.usefixtures("demo")

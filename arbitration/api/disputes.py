@@ -296,6 +296,7 @@ def _ruling(kind: str, summary: str, description: str) -> type[APIView]:
                 cooperating=[(c["agency"], c["responsibility"]) for c in values.get("cooperating", [])],
                 rationale=values["rationale"],
                 legal_bases=values["legal_bases"],
+                keywords=values["keywords"],
                 scope=values["scope"],
                 effective_date=values["effective_date"],
                 is_internal=values["is_internal"],

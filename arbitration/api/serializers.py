@@ -145,6 +145,7 @@ class RulingSerializer(serializers.ModelSerializer):
             "cooperating",
             "rationale",
             "legal_bases",
+            "keywords",
             "scope",
             "effective_date",
             "is_internal",
@@ -345,6 +346,12 @@ class RulingInputSerializer(serializers.Serializer):
     cooperating = CooperatingInputSerializer(many=True, required=False)
     rationale = serializers.CharField()
     legal_bases = serializers.CharField(required=False, allow_blank=True, default="")
+    keywords = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        help_text="Words of the grievances this settles; a class ruling adds them to the duty it rewrites.",
+    )
     scope = serializers.ChoiceField(
         choices=RulingScope.choices,
         default=RulingScope.CASE,

@@ -7,6 +7,7 @@ own approval flow, and the published duty then records the ruling that caused it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -36,7 +37,7 @@ from core.audit import audit_record
 from core.errors import ApplicationError, Conflict, PermissionRefused
 from duty_lists import permissions, selectors
 from duty_lists.models import Agency, Amendment, AmendmentKind, Role
-from duty_lists.proposals import DutyContent, ParticipantSpec
+from duty_lists.proposals import DutyContent, LegalBasisSpec, ParticipantSpec
 from duty_lists.services import amendment_create, amendment_submit
 from duty_lists.services.registry import pushes_down
 
@@ -88,6 +89,7 @@ def ruling_issue(
     effective_date: date,
     cooperating: Iterable[tuple[Agency, str]] = (),
     legal_bases: str = "",
+    keywords: Iterable[str] = (),
     scope: str = RulingScope.CASE,
     kind: str = RulingKind.RULING,
     is_internal: bool = False,
@@ -106,6 +108,7 @@ def ruling_issue(
     if not _may_issue(actor, kind):
         raise PermissionRefused(_("You may not issue this ruling."))
     cooperating = [(a, text) for a, text in cooperating if a.pk != lead_agency.pk]
+    keywords = list(dict.fromkeys(k.strip() for k in keywords if k.strip()))
     follow_ups = list(follow_ups)
     errors: dict[str, list[str]] = {}
     for name, value in (("lead_responsibility", lead_responsibility), ("rationale", rationale)):
@@ -141,6 +144,7 @@ def ruling_issue(
             lead_responsibility=lead_responsibility,
             rationale=rationale,
             legal_bases=legal_bases,
+            keywords=keywords,
             scope=scope,
             effective_date=effective_date,
             is_internal=is_internal,
@@ -227,6 +231,7 @@ def _draft_amendment(
             description=new_duty.description or ruling.rationale,
             participants=participants,
         )
+        _write_back(content, ruling)
         amendment = amendment_create(
             actor=SYSTEM,
             duty_list=duty_list,
@@ -242,6 +247,7 @@ def _draft_amendment(
             raise Conflict(_("Duty %(code)s is not in force.") % {"code": duty.code}, code="not_in_force")
         content = DutyContent.from_revision(current)
         content.participants = participants
+        _write_back(content, ruling)
         agencies = {a.code: a for a in [ruling.lead_agency, *(a for a, _t in cooperating)]}
         if pushes_down(current, content, agencies):
             kind = AmendmentKind.DELEGATE
@@ -260,6 +266,35 @@ def _draft_amendment(
             source_ref=source_ref,
         )
     return amendment_submit(actor=SYSTEM, amendment=amendment, reason=justification)
+
+
+# "《城市市容和环境卫生管理条例》第十四条": the law's title in book-title marks, then its article.
+_BASIS = re.compile(r"^(《[^》]+》)\s*(.*)$")
+
+
+def legal_basis_specs(text: str) -> list[LegalBasisSpec]:
+    """The ruling's legal bases, one a line (or separated by ；), as the list's legal-basis rows."""
+    specs = []
+    for line in re.split(r"[\n；;]+", text):
+        line = line.strip()
+        if not line:
+            continue
+        match = _BASIS.match(line)
+        title, article = (match.group(1), match.group(2).strip()) if match else (line, "")
+        specs.append(LegalBasisSpec(title=title[:300], article=article[:200]))
+    return specs
+
+
+def _write_back(content: DutyContent, ruling: Ruling) -> None:
+    """Add the ruling's legal bases and keywords to the duty it rewrites (从一件事到一类事): the published
+    duty then cites the ruling's law, and the router matches the words of the grievances it settled.
+    What the duty already says is kept; what the ruling repeats is not doubled."""
+    have = {(b.title, b.article) for b in content.legal_bases}
+    for spec in legal_basis_specs(ruling.legal_bases):
+        if (spec.title, spec.article) not in have:
+            content.legal_bases.append(spec)
+            have.add((spec.title, spec.article))
+    content.keywords = list(dict.fromkeys([*content.keywords, *ruling.keywords]))
 
 
 def _list_of_classification(code: str) -> Any:
@@ -294,6 +329,7 @@ def ruling_correct(*, actor: Any, ruling: Ruling, rationale: str, **changes: Any
                 "lead_agency",
                 "lead_responsibility",
                 "legal_bases",
+                "keywords",
                 "scope",
                 "effective_date",
                 "is_internal",

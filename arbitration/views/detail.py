@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
@@ -40,6 +41,7 @@ from arbitration.services import TRANSITIONS
 from arbitration.services.disputes import is_party_staff
 from arbitration.services.rulings import RULING_STAGE
 from arbitration.views.common import Countdowns, active_agencies, full_dispute, user_names
+from core.actors import display_name
 from duty_lists import permissions
 from duty_lists import selectors as registry
 from duty_lists.models import Agency
@@ -346,9 +348,9 @@ def _event_label(event: DisputeEvent) -> str:
     return label
 
 
-def _actor_label(actor_repr: str) -> str:
-    """Events without a person: the sweep acts as the system."""
-    return str(gettext_lazy("zhize (automatic)")) if actor_repr == "system" else actor_repr
+def _who(event: DisputeEvent, actors: dict[int, Any]) -> str:
+    """The person by full name and agency; events without one (the sweep) as the system."""
+    return display_name(actors.get(event.actor_id or 0), event.actor_repr)
 
 
 def _reported_agreement(events: list[DisputeEvent]) -> DisputeEvent | None:
@@ -360,6 +362,7 @@ def detail_context(request: HttpRequest, dispute: Dispute, bound: dict[str, Form
     user = request.user
     events = list(dispute.events.all())
     meetings = list(dispute.meetings.all())
+    actors = get_user_model().objects.in_bulk({e.actor_id for e in events if e.actor_id})
     names = user_names(
         [e.actor_id for e in events]
         + [p.author_id for p in dispute.positions.all()]
@@ -414,9 +417,7 @@ def detail_context(request: HttpRequest, dispute: Dispute, bound: dict[str, Form
         "filed_by": names.get(dispute.filed_by_id or 0, ""),
         "parties": parties,
         "has_position_form": has_position_form,
-        "events": [
-            (e, _event_label(e), names.get(e.actor_id or 0, "") or _actor_label(e.actor_repr)) for e in events
-        ],
+        "events": [(e, _event_label(e), _who(e, actors)) for e in events],
         "meetings": [(m, names.get(m.recorded_by_id or 0, "")) for m in meetings],
         "rulings": _rulings(user, dispute, bound, names),
         "steps": step_forms,

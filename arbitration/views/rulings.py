@@ -12,6 +12,7 @@ change, nothing of the ruling is kept and the officer sees why on this form.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,6 +207,7 @@ def ruling_new(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
                 lead_responsibility=data["lead_responsibility"].strip(),
                 rationale=data["rationale"].strip(),
                 legal_bases=data["legal_bases"].strip(),
+                keywords=re.split(r"[,，、;；\s]+", data["keywords"]),
                 scope=data["scope"],
                 effective_date=data["effective_date"],
                 is_internal=data["is_internal"],

@@ -33,7 +33,6 @@ from grievances import routing
 from grievances.deadlines import accept_deadline, grievance_deadline
 from grievances.models import (
     ACTIVE_ORDER_STATES,
-    QUEUE_STATES,
     ApiClient,
     Channel,
     Feedback,
@@ -215,7 +214,9 @@ def _same_request(previous: Grievance, title: str, details: str) -> None:
 # --- Routing --------------------------------------------------------------------------------------------
 
 
-def _route(grievance: Grievance, actor: Any, *, named_duty: Duty | None = None) -> list[routing.Suggestion]:
+def _route(
+    grievance: Grievance, actor: Any, *, named_duty: Duty | None = None, auto_dispatch: bool = True
+) -> list[routing.Suggestion]:
     excluded = frozenset(
         grievance.orders.filter(state=OrderState.RETURNED).values_list("agency_id", flat=True)
     )
@@ -232,7 +233,8 @@ def _route(grievance: Grievance, actor: Any, *, named_duty: Duty | None = None) 
     grievance.save(update_fields=["suggestions", "route_confidence", "routed_at", "updated_at"])
     best = suggestions[0] if suggestions else None
     if (
-        best is not None
+        auto_dispatch
+        and best is not None
         and best.agency_id is not None
         and best.confidence >= settings.ZHIZE_AUTO_DISPATCH_CONFIDENCE
         and grievance.state in TRANSITIONS["dispatch"]
@@ -255,13 +257,13 @@ def _route(grievance: Grievance, actor: Any, *, named_duty: Duty | None = None) 
 
 
 def grievance_route(*, actor: Any, grievance: Grievance) -> Grievance:
-    """Route (again) and dispatch automatically when sure enough: after intake without routing, or when a
-    dispatcher asks for fresh suggestions."""
+    """Fresh suggestions from the list in force, when a dispatcher asks (re-match). It never dispatches:
+    the list may have moved the duty since, and the dispatcher confirms the new suggestion first."""
     if not is_dispatcher(actor):
         raise PermissionRefused(_("Only hotline dispatchers route grievances."))
     with transaction.atomic():
         grievance = locked(grievance)
-        _route(grievance, actor)
+        _route(grievance, actor, auto_dispatch=False)
         event(grievance, "route", actor, data={"confidence": grievance.route_confidence})
     return grievance
 
@@ -518,15 +520,24 @@ def order_return(
 
 
 def _route_after_return(grievance: Grievance, actor: Any, order: WorkOrder) -> None:
-    """Fresh suggestions without the agencies that returned it; the duty the return cites comes first."""
+    suggestions = suggestions_after_returns(grievance, cited_duty_id=order.cited_duty_id)
+    grievance.suggestions = [s.as_dict() for s in suggestions]
+    grievance.route_confidence = suggestions[0].confidence if suggestions else 0.0
+    grievance.routed_at = timezone.now()
+    grievance.save(update_fields=["suggestions", "route_confidence", "routed_at", "updated_at"])
+
+
+def suggestions_after_returns(grievance: Grievance, *, cited_duty_id: int | None) -> list[routing.Suggestion]:
+    """Fresh suggestions without the agencies that returned it; the duty the last return cites comes first
+    (with its lead as the list in force names it)."""
     excluded = frozenset(
         grievance.orders.filter(state=OrderState.RETURNED).values_list("agency_id", flat=True)
     )
     suggestions = routing.route(
         grievance.title, grievance.details, street=grievance.street, exclude_agencies=excluded
     )
-    if order.cited_duty_id:
-        cited = routing.suggestion_for_duty(order.cited_duty_id, street=grievance.street)
+    if cited_duty_id:
+        cited = routing.suggestion_for_duty(cited_duty_id, street=grievance.street)
         if cited is not None and cited.agency_id not in excluded:
             matched = next((s for s in suggestions if s.duty_id == cited.duty_id), None)
             if matched is not None:  # keep the list's own explanation beside the citation
@@ -534,10 +545,7 @@ def _route_after_return(grievance: Grievance, actor: Any, order: WorkOrder) -> N
             cited.source = "cited"
             cited.confidence = max((s.confidence for s in suggestions), default=0.0)
             suggestions = [cited, *[s for s in suggestions if s.duty_id != cited.duty_id]][: routing.TOP_K]
-    grievance.suggestions = [s.as_dict() for s in suggestions]
-    grievance.route_confidence = suggestions[0].confidence if suggestions else 0.0
-    grievance.routed_at = timezone.now()
-    grievance.save(update_fields=["suggestions", "route_confidence", "routed_at", "updated_at"])
+    return suggestions
 
 
 def order_answer(*, actor: Any, order: WorkOrder, answer: str) -> WorkOrder:
@@ -959,13 +967,14 @@ def _file_cluster(word: str, members: list[Grievance]) -> Any:
 
 def grievances_reroute_for_edition(*, edition_id: int) -> int:
     """After an edition is published, every open grievance whose duty now has another lead goes to that
-    lead; the citizen's status page says who handles it now. Returns how many moved."""
+    lead; the citizen's status page says who handles it now. Returns how many moved. Grievances waiting in
+    the queue are re-scored instead (services/rescoring.py): nobody has them, so nothing moves."""
     from core.actors import SYSTEM
 
     moved = 0
     open_ids = list(
         Grievance.objects.filter(
-            state__in=TRANSITIONS["reroute"] | set(QUEUE_STATES),
+            state__in=TRANSITIONS["reroute"],
             duty__duty_list__editions__pk=edition_id,
         ).values_list("pk", flat=True)
     )
@@ -986,12 +995,9 @@ def grievance_reroute(*, actor: Any, grievance_id: int, edition_id: int) -> bool
         suggestion = routing.suggestion_for_duty(grievance.duty_id, street=grievance.street)
         if suggestion is None or suggestion.agency_id is None:
             return False  # the duty was removed: its grievances stay with whoever has them
-        if grievance.state in QUEUE_STATES:
-            grievance.suggestions = [
-                suggestion.as_dict(),
-                *[s for s in grievance.suggestions if s.get("duty_id") != grievance.duty_id],
-            ]
-            grievance.save(update_fields=["suggestions", "updated_at"])
+        if grievance.state not in TRANSITIONS["reroute"]:
+            # Back in the queue meanwhile (a return names the duty's lead as the one who sent it back):
+            # putting that lead first again would offer a one-click resend to it. Re-scoring handles it.
             return False
         if grievance.handling_agency_id == suggestion.agency_id:
             return False

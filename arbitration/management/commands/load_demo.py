@@ -21,6 +21,6 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for person in people:
-            self.stdout.write(f"  {person.username:<12} {person.name:<4} {person.role.label}")
+            self.stdout.write(f"  {person.login_line}")
         if open311_key:
             self.stdout.write(f"Demo Open311 API key ({DEMO_OPEN311_CLIENT}): {open311_key}")

@@ -108,7 +108,7 @@ class Command(BaseCommand):
         lines = ["", "=" * 64, f"  zhize is running at {url}", f"  API: {url}api/v1/   docs: {url}api/docs/"]
         if not no_demo:
             lines.append(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
-            lines += [f"    {p.username:<12} {p.role.label}" for p in PEOPLE]
+            lines += [f"    {p.login_line}" for p in PEOPLE]
             # From the database, not a constant: an administrator may have re-issued the demo client's key.
             if open311_key := demo_open311_key():
                 lines.append(f"  Demo Open311 API key ({DEMO_OPEN311_CLIENT}): {open311_key}")
