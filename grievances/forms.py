@@ -16,9 +16,11 @@ from typing import Any
 
 from django import forms
 from django.db.models import Prefetch, QuerySet
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import StyledForm
+from core.widgets import SearchPicker
 from core.workdays import SHANGHAI
 from duty_lists import selectors as registry
 from duty_lists.models import Agency, AgencyLevel, Duty, DutyType, Layer, Participation, ParticipationRole
@@ -91,6 +93,12 @@ def duty_choices(options: Iterable[DutyOption]) -> list[Any]:
     return list(groups.items())
 
 
+def duty_picker() -> SearchPicker:
+    """1,653 duties are too many for a select: the picker searches /api/v1/duties/ and posts the duty id;
+    the field keeps every duty in force as its choices, so validation is the same as with the select."""
+    return SearchPicker(source=reverse_lazy("api:duty_list"))
+
+
 def agency_choices(agencies: Iterable[Agency]) -> list[Any]:
     """Agency ids grouped by level (the one-click dispatch posts the id the router suggested)."""
     groups: dict[str, list[tuple[str, str]]] = {}
@@ -161,6 +169,7 @@ class DispatchForm(StyledForm):
     duty = forms.ChoiceField(
         label=_("Under the duty"),
         required=False,
+        widget=duty_picker(),
         help_text=_("No duty: the matter is not on the list, and the agency asked first must handle it."),
     )
     cooperating = forms.MultipleChoiceField(
@@ -213,6 +222,24 @@ class ReasonForm(StyledForm):
     reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class PublishForm(StyledForm):
+    description = forms.CharField(
+        label=_("Public description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "What anyone may read on Open311. Names, phone numbers, identity-card numbers and house numbers "
+            "are masked; check what remains before publishing."
+        ),
+    )
+    address = forms.CharField(
+        label=_("Public address"),
+        required=False,
+        max_length=300,
+        help_text=_("The street or place, without house and flat numbers."),
+    )
+
+
 class FeedbackForm(StyledForm):
     rating = forms.TypedChoiceField(
         label=_("The citizen's rating"),
@@ -243,6 +270,7 @@ class ReturnForm(StyledForm):
     cited_duty = forms.ChoiceField(
         label=_("The duty that names the responsible agency"),
         required=False,
+        widget=duty_picker(),
         help_text=_("A return must cite the list: the duty, in force, whose lead is another agency."),
     )
     unlisted = forms.BooleanField(label=_("The list does not cover this matter"), required=False)
@@ -352,6 +380,7 @@ class HandoverForm(StyledForm):
     duty = forms.ChoiceField(
         label=_("Under the duty"),
         required=False,
+        widget=duty_picker(),
         help_text=_("The duty of the list that makes it the receiving agency's, if there is one."),
     )
     grievance = forms.CharField(

@@ -64,7 +64,8 @@ def test_staff_file_the_sweep_escalates_the_officer_rules_and_the_list_awaits_th
     )
     page.select_option("#id_kind", "overlap")
     page.select_option("#id_domain", "urban")
-    page.check("#id_respondents_511602-sjj")
+    page.fill("[data-picker=checkboxes] input.picker__search", "511602-sjj")  # the agency picker
+    page.locator("[data-picker=checkboxes] [role=option]", has_text="511602-sjj").click()
     page.select_option("#id_duty_list", duty_list.code)
     page.fill("#id_duty_codes", DUTY)
     page.fill("#id_evidence_links", "https://example.org/jianshelu-photo.jpg")

@@ -344,7 +344,7 @@ def test_the_grievance_suggestion_links_its_precedent_to_the_ruling_page(client,
         handling_agency_id=None,
         suggestions=[{"agency_id": 1, "agency_name": "区市监局", "precedent_ruling": published.pk}],
     )
-    [view] = suggestion_views(grievance, dispatchable=False, back="")
+    [view] = suggestion_views(grievance, dispatchable=False, back="", returned=())  # no orders yet
     assert view.ruling_url == f"/rulings/{published.pk}/"
     assert "摊贩的经营行为" in html(client.get(view.ruling_url))  # and the page opens, for anyone
 

@@ -54,6 +54,7 @@ def _page_sql(after: bool) -> str:
     participants = f"{_t(Participation)} p JOIN {_t(Agency)} a ON a.id = p.agency_id"
     sql = f"""
 SELECT r.code, json_build_object(
+  'id', r.duty_id,
   'code', r.code,
   'list', dl.code,
   'category', json_build_object('code', cat.code, 'name', cat.name),

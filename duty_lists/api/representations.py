@@ -34,6 +34,7 @@ def duty_to_dict(
     classification = revision.classification
     category = classification.category
     data = {
+        "id": revision.duty_id,
         "code": revision.code,
         "list": revision.duty_list.code,
         "category": {"code": category.code, "name": category.name},
@@ -75,6 +76,7 @@ def duty_to_dict(
 # and prefetch bookkeeping cost several times the SQL for a 50-duty page (see docs/benchmarks.md).
 REVISION_VALUES = (
     "id",
+    "duty_id",
     "code",
     "duty_list__code",
     "classification__code",
@@ -128,6 +130,7 @@ def duty_rows_to_dicts(rows: list[dict[str, Any]], *, url_prefix: str | None) ->
     out = []
     for row in rows:
         data = {
+            "id": row["duty_id"],
             "code": row["code"],
             "list": row["duty_list__code"],
             "category": {
@@ -194,6 +197,9 @@ class LegalBasisSerializer(serializers.Serializer):
 
 
 class DutySerializer(serializers.Serializer):
+    # The duty's own id, the same through all its revisions: what the grievance API's ``duty`` and
+    # ``cited_duty`` take, and what the pages' duty pickers post.
+    id = serializers.IntegerField(help_text="Duty id, stable across revisions.")
     code = serializers.CharField()
     list = serializers.CharField(help_text="Duty list code.")
     category = CodeNameSerializer()

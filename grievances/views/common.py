@@ -27,7 +27,7 @@ from core.workdays import SHANGHAI, working_days_between
 from duty_lists import permissions
 from duty_lists.models import Agency, AgencyLevel, Role
 from grievances import selectors
-from grievances.models import Grievance, WorkOrder
+from grievances.models import Grievance, OrderState, WorkOrder
 
 FIGURES_ROLES = frozenset({Role.DISPATCHER, Role.EDITORIAL_OFFICER, Role.LEADER, Role.AUDITOR})
 STREET_LEVELS = (AgencyLevel.STREET, AgencyLevel.COMMUNITY)
@@ -37,6 +37,7 @@ EVENT_LABELS = {
     "route": gettext_lazy("Routed by the duty list"),
     "dispatch": gettext_lazy("Dispatched"),
     "reroute": gettext_lazy("Re-routed by a new edition of the list"),
+    "rescore": gettext_lazy("Suggestions updated for a new edition of the list"),
     "accept": gettext_lazy("Accepted"),
     "accept_cooperation": gettext_lazy("Accepted its cooperating part"),
     "return": gettext_lazy("Returned: not this agency's"),
@@ -47,11 +48,18 @@ EVENT_LABELS = {
     "close": gettext_lazy("Closed"),
     "cancel": gettext_lazy("Cancelled"),
     "dispute_filed": gettext_lazy("A responsibility dispute was filed"),
+    "publish": gettext_lazy("Published on Open311"),
+    "unpublish": gettext_lazy("Withdrawn from Open311"),
 }
 
 
 def event_label(action: str) -> str:
     return str(EVENT_LABELS.get(action, action))
+
+
+def returned_agency_ids(grievance: Grievance) -> frozenset[int]:
+    """The agencies that already sent this grievance back: never its one-click choice."""
+    return frozenset(grievance.orders.filter(state=OrderState.RETURNED).values_list("agency_id", flat=True))
 
 
 # --- Who may see and do what --------------------------------------------------------------------------------

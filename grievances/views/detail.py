@@ -4,6 +4,7 @@ reader may see it), and the steps this reader may take now."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,16 @@ from django.utils.translation import gettext as _
 
 from arbitration import selectors as arbitration_selectors
 from grievances import selectors
-from grievances.forms import DispatchForm, FeedbackForm, QuickDispatchForm, ReasonForm, duties_in_force
+from grievances.forms import (
+    DispatchForm,
+    FeedbackForm,
+    PublishForm,
+    QuickDispatchForm,
+    ReasonForm,
+    duties_in_force,
+)
 from grievances.models import QUEUE_STATES, Grievance, GrievanceState, OrderRole
-from grievances.services import TRANSITIONS
+from grievances.services import TRANSITIONS, publication_proposal
 from grievances.views.common import (
     Clock,
     active_agencies,
@@ -27,6 +35,7 @@ from grievances.views.common import (
     highlight,
     is_dispatcher,
     percent,
+    returned_agency_ids,
     visible_grievance,
 )
 from grievances.views.work import LazyDuties, OrderView, cooperators_by_round, order_view
@@ -58,8 +67,18 @@ class SuggestionView:
 
 
 def suggestion_views(
-    grievance: Grievance, *, dispatchable: bool, back: str, limit: int | None = None
+    grievance: Grievance,
+    *,
+    dispatchable: bool,
+    back: str,
+    limit: int | None = None,
+    returned: Collection[int] | None = None,
 ) -> list[SuggestionView]:
+    """``returned``: the agencies that sent this grievance back (looked up when not given). Their
+    suggestions keep their explanation but never get the one-click button: sending it back to them is a
+    deliberate choice in the dispatch form, with a note."""
+    if returned is None:
+        returned = returned_agency_ids(grievance)
     views = []
     for data in grievance.suggestions[:limit]:
         if not isinstance(data, dict):
@@ -73,7 +92,7 @@ def suggestion_views(
             ruling_url=reverse("arbitration:ruling_detail", kwargs={"pk": ruling}) if ruling else "",
             is_current=bool(data.get("agency_id")) and data.get("agency_id") == grievance.handling_agency_id,
         )
-        if dispatchable and data.get("agency_id"):
+        if dispatchable and data.get("agency_id") and data["agency_id"] not in returned:
             view.quick_form = QuickDispatchForm(
                 initial={"agency": data["agency_id"], "duty": data.get("duty_id"), "back": back}
             )
@@ -119,7 +138,15 @@ def _dispatcher_forms(grievance: Grievance, bound: dict[str, Form]) -> dict[str,
     forms: dict[str, Any] = {}
     if state in TRANSITIONS["dispatch"]:
         # The dispatcher's own choice starts from the router's best guess.
-        top = next((s for s in grievance.suggestions if isinstance(s, dict) and s.get("agency_id")), {})
+        returned = returned_agency_ids(grievance)
+        top = next(
+            (
+                s
+                for s in grievance.suggestions
+                if isinstance(s, dict) and s.get("agency_id") and s["agency_id"] not in returned
+            ),
+            {},
+        )
         forms["dispatch_form"] = bound.get("dispatch") or DispatchForm(
             initial={"back": "detail", "agency": top.get("agency_id"), "duty": top.get("duty_id")},
             agencies=active_agencies(),
@@ -132,6 +159,13 @@ def _dispatcher_forms(grievance: Grievance, bound: dict[str, Form]) -> dict[str,
     if state in TRANSITIONS["feedback"]:
         forms["feedback_form"] = bound.get("feedback") or FeedbackForm(auto_id="id_feedback_%s")
         forms["close_form"] = bound.get("close") or ReasonForm(auto_id="id_close_%s")
+    if state != GrievanceState.CANCELLED:
+        # Starts from the masked proposal (or what is public now), which the dispatcher reads and edits.
+        forms["publish_form"] = bound.get("publish") or PublishForm(
+            initial=publication_proposal(grievance), auto_id="id_publish_%s"
+        )
+    if grievance.published_at is not None:
+        forms["unpublish_form"] = bound.get("unpublish") or ReasonForm(auto_id="id_unpublish_%s")
     return forms
 
 
