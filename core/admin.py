@@ -100,8 +100,21 @@ class AuditEntryAdmin(RoleAdmin):
     list_filter = (ActionFilter,)
     search_fields = ("actor_repr", "action", "object_id", "reason")
     date_hierarchy = "at"
-    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+    readonly_fields = [*(f.name for f in AuditEntry._meta.fields), "who", "what"]
     list_select_related = ("actor",)
+    # The entry page reads like the list: people and actions by name first; the stored codes, which tools
+    # and the hash chain rely on, folded away below.
+    fieldsets = (
+        (None, {"fields": ("seq", "at", "who", "what", "object_type", "object_id", "reason", "ip_address")}),
+        (_("Before and after"), {"fields": ("before", "after")}),
+        (
+            _("As stored (for tools and the hash chain)"),
+            {
+                "classes": ("collapse",),
+                "fields": ("actor", "actor_repr", "action", "prev_hash", "entry_hash"),
+            },
+        ),
+    )
 
     # The rows keep codes and usernames (stable, for tooling); the page shows what people read.
     @admin.display(description=_("who"), ordering="actor_repr")

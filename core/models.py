@@ -70,7 +70,10 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.actor_repr}"
+        # Titles and breadcrumbs of the admin read like the list: the action by its label, not its code.
+        from core.actions import action_label
+
+        return f"#{self.seq} {action_label(self.action)} · {self.actor_repr}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self._state.adding:

@@ -51,7 +51,23 @@ def agency_of(user: Any) -> str:
     return membership.agency.short_name or membership.agency.name
 
 
+# The demo loader's sources (duty_lists/demo_registry.py), named as a reader knows the data they came from.
+DEMO_SOURCES = {
+    "taxonomy_3level": gettext_lazy("Demo data: the three-level duty taxonomy of the shared data set"),
+    "guangan-service-items": gettext_lazy("Demo data: Guang'an's public service items"),
+}
+
+
+def _demo_source(name: str) -> Any:
+    def resolve(rest: str, user: Any) -> Reference:
+        return Reference(str(DEMO_SOURCES[name]))
+
+    return resolve
+
+
 references.register("duty_lists.amendment:", amendment_reference)
+for _source in DEMO_SOURCES:
+    references.register(f"demo:{_source}", _demo_source(_source))
 actors.register_affiliation(agency_of)
 actions.register(
     {

@@ -48,6 +48,19 @@ def test_audit_log_shows_translated_headers_actions_and_people(login, auditor, m
     assert "职责系统（自动）" in html and ">system<" not in html
 
 
+def test_an_audit_entry_page_names_the_action_and_person_and_folds_the_codes_away(
+    login, auditor, member_a
+) -> None:
+    from core.models import AuditEntry
+
+    audit_record(actor=member_a, action="core.auth.login")
+    entry = AuditEntry.objects.latest("seq")
+    html = login(auditor).get(reverse("admin:core_auditentry_change", args=[entry.pk])).content.decode()
+    stored = html.index("原始记录（供工具和哈希链校验）")
+    assert html.index("登录") < stored and html.index(f"{member_a.name} · 区综合执法局") < stored
+    assert html.index("core.auth.login") > stored  # the code only in the folded section
+
+
 def test_a_member_without_the_auditor_role_is_refused_the_audit_log(login, member_a) -> None:
     response = login(member_a).get(reverse(CHANGELIST))
     assert response.status_code in (302, 403)
@@ -75,7 +88,25 @@ def test_dispute_shows_its_source_as_a_link_and_its_filer_by_name_and_agency(
 def test_demo_source_reads_as_demo_data(login, member_a, agency_a, agency_b, urban) -> None:
     dispute = file(member_a, agency_a, agency_b, urban, source_ref="demo:taxonomy_3level")
     html = login(member_a).get(reverse("arbitration:dispute_detail", args=[dispute.pk])).content.decode()
-    assert "演示数据（taxonomy_3level）" in html and "demo:taxonomy_3level" not in html
+    assert "演示数据：共享数据集的三级职责分类" in html and "taxonomy_3level" not in html
+
+
+def test_an_unnamed_demo_source_still_reads_as_demo_data(login, member_a, agency_a, agency_b, urban) -> None:
+    dispute = file(member_a, agency_a, agency_b, urban, source_ref="demo:other")
+    html = login(member_a).get(reverse("arbitration:dispute_detail", args=[dispute.pk])).content.decode()
+    assert "演示数据（other）" in html and "demo:other" not in html
+
+
+def test_the_grievance_timeline_names_people_and_the_system_not_logins(login, dispatcher, agency_a) -> None:
+    from grievances.services import grievance_dispatch, grievance_receive
+
+    grievance, _ = grievance_receive(
+        actor=dispatcher, title="夜间施工噪音", details="工地凌晨还在施工。", channel="hotline"
+    )
+    grievance_dispatch(actor=dispatcher, grievance=grievance, agency=agency_a, note="按清单派单")
+    html = login(dispatcher).get(reverse("grievances:detail", args=[grievance.pk])).content.decode()
+    assert f'<span class="timeline__who">{dispatcher.name}' in html
+    assert f'<span class="timeline__who">{dispatcher.username}<' not in html
 
 
 def test_the_system_and_departed_accounts_read_as_names() -> None:

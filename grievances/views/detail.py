@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext as _
 
 from arbitration import selectors as arbitration_selectors
+from core.actors import display_name
 from grievances import selectors
 from grievances.forms import (
     DispatchForm,
@@ -174,7 +174,7 @@ def detail_context(request: HttpRequest, grievance: Grievance, bound: dict[str, 
     clock = Clock()
     dispatcher = is_dispatcher(user)
     dispatchable = dispatcher and grievance.state in TRANSITIONS["dispatch"]
-    events = list(grievance.events.select_related("agency").order_by("at", "id"))
+    events = list(grievance.events.select_related("agency", "actor").order_by("at", "id"))
     context: dict[str, Any] = {
         "grievance": grievance,
         "is_dispatcher": dispatcher,
@@ -201,9 +201,8 @@ def detail_context(request: HttpRequest, grievance: Grievance, bound: dict[str, 
 
 
 def _who(event: Any) -> str:
-    if event.actor_name == "system":
-        return _("zhize (automatic)")
-    return str(event.actor_name)
+    # The stored username is only the fallback for an account that is gone: pages name people, not logins.
+    return display_name(event.actor, event.actor_name)
 
 
 def render_detail(
