@@ -134,6 +134,7 @@ accounts = [
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("agencies/", duty_lists_views.agency_list, name="agency_list"),
     # Before the browse pages: otherwise duty-lists/import/ would read as the list with code "import".
     path("duty-lists/", include("duty_lists.urls_import")),

@@ -45,7 +45,8 @@ class LanguageMiddleware:
 class PasswordRotationMiddleware:
     """Sends a signed-in person whose password is past its maximum age to the password change page."""
 
-    allowed_url_names = ("password_change", "password_change_done", "logout", "set_language")
+    # favicon: browsers fetch it beside every page, and each redirect would add one more warning.
+    allowed_url_names = ("password_change", "password_change_done", "logout", "set_language", "favicon")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response

@@ -4,10 +4,12 @@ from datetime import timedelta
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_safe
 
 from core.api.errors import json_error
 from core.audit import audit_access_refused
@@ -38,6 +40,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok", "database": "ok", "worker": worker, "worker_seen_at": beat.seen_at if beat else None}
     )
+
+
+@require_safe
+@cache_control(public=True, max_age=86400)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers, feed readers and crawlers ask for /favicon.ico whatever a page links (and the API's and
+    Open311's answers link nothing): send them to the SVG mark. Not permanent: in production the target is
+    the hashed name, which changes when the file does."""
+    return redirect(static("img/favicon.svg"))
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from itertools import groupby
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -70,6 +71,14 @@ def _with_agencies(queryset: QuerySet[DutyRevision]) -> QuerySet[DutyRevision]:
             queryset=Participation.objects.select_related("agency").order_by("position", "id"),
         )
     )
+
+
+def export_url(duty_list: DutyList, **filters: str) -> str:
+    """The API's Excel export of what a page shows, with the page's filters. The export is public like the
+    list (``DutyExportApi``: AllowAny, session or token), so the page links it rather than exporting again;
+    it takes the same filters with the same meaning, including ``as_of`` as a date or an instant."""
+    query = {"list": duty_list.code, **{name: value for name, value in filters.items() if value}}
+    return f"{reverse('api:duty_export')}?{urlencode({**query, 'format': 'xlsx'})}"
 
 
 def may_propose(user: Any) -> bool:
@@ -226,6 +235,15 @@ def duty_list_detail(request: HttpRequest, code: str) -> HttpResponse:
         ),
         "large_list": LARGE_LIST,
         "may_propose": may_propose(request.user),
+        "export_url": export_url(
+            duty_list,
+            q=q,
+            agency=filters.get("agency") or "",
+            duty_type=filters.get("duty_type") or "",
+            layer=filters.get("layer") or "",
+            category=category_code,
+            as_of=as_of_day.isoformat() if as_of_day else "",
+        ),
     }
     if may_publish(request.user):
         context["pending_count"] = selectors.pending_revisions(duty_list).count()
@@ -247,7 +265,14 @@ def duty_search(request: HttpRequest) -> HttpResponse:
         scope = selectors.revisions_in_force(duty_list=chosen, with_content=False)
         results = _with_agencies(search_revisions(scope, q)).select_related("duty_list")
         page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"q": q, "duty_lists": duty_lists, "chosen": chosen, "page": page}
+    context = {
+        "q": q,
+        "duty_lists": duty_lists,
+        "chosen": chosen,
+        "page": page,
+        # One list's results only: the export's columns are the import template's, which name no list.
+        "export_url": export_url(chosen, q=q) if chosen is not None and q else "",
+    }
     return render(request, "duty_lists/browse/search.html", context)
 
 
@@ -339,6 +364,10 @@ def edition_detail(request: HttpRequest, code: str, number: int) -> HttpResponse
         "next": selectors.editions_of(duty_list).filter(number__gt=number).order_by("number").first(),
         "diff": diff,
         "amendments": amendments,
+        # The whole list as this edition published it: as of the instant of publication, as
+        # selectors.revisions_at_edition reads it — to the microsecond, or an edition published within
+        # the same second as the one before would export as that one.
+        "export_url": export_url(duty_list, as_of=timezone.localtime(edition.published_at).isoformat()),
     }
     return render(request, "duty_lists/browse/edition_detail.html", context)
 

@@ -127,6 +127,8 @@ def test_expired_password_must_be_changed_before_anything_else(member_a, passwor
     client = Client()
     _sign_in(client, "member_a", password)
     assert client.get(reverse("home"))["Location"] == reverse("password_change")
+    # The icon the browser fetches beside the page is not sent to the password page too.
+    assert client.get(reverse("favicon"))["Location"] != reverse("password_change")
 
     response = client.post(
         reverse("password_change"),
