@@ -36,30 +36,43 @@ COMPARED_FIELDS: tuple[tuple[str, Any], ...] = (
 FIELD_LABELS = dict(COMPARED_FIELDS)
 
 
+def reads_as(text: str) -> str:
+    """Text as a reader sees it: one kind of line break, no blank space around it. A browser form sends
+    CR LF, an Excel cell keeps LF, an import strips each cell: none of that changes what a duty says."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _words(words: list[str]) -> list[str]:
+    return [w for w in (reads_as(str(word)) for word in words) if w]
+
+
 def comparable(content: DutyContent) -> dict[str, Any]:
     """A duty's content keyed by COMPARED_FIELDS, in a form where ``==`` means "reads the same". The order
-    of cooperating agencies carries no meaning; the order of legal bases does (the list prints it)."""
+    of cooperating agencies carries no meaning; the order of legal bases does (the list prints it); nor do
+    line-break style and blank space around a text (``reads_as``)."""
     lead = next((p for p in content.participants if p.role == ParticipationRole.LEAD), None)
     return {
         "classification": content.classification,
-        "title": content.title,
-        "description": content.description,
+        "title": reads_as(content.title),
+        "description": reads_as(content.description),
         "duty_type": content.duty_type,
         "service_kind": content.service_kind,
         "layer": content.layer,
-        "lead": (lead.agency, lead.responsibility) if lead else None,
+        "lead": (lead.agency, reads_as(lead.responsibility)) if lead else None,
         "cooperating": sorted(
-            (p.agency, p.responsibility)
+            (p.agency, reads_as(p.responsibility))
             for p in content.participants
             if p.role == ParticipationRole.COOPERATING
         ),
-        "legal_bases": [(b.title, b.article, b.document_number) for b in content.legal_bases],
-        "keywords": list(content.keywords),
-        "synonyms": list(content.synonyms),
+        "legal_bases": [
+            (reads_as(b.title), reads_as(b.article), reads_as(b.document_number)) for b in content.legal_bases
+        ],
+        "keywords": _words(content.keywords),
+        "synonyms": _words(content.synonyms),
         "promised_days": content.promised_days,
         "statutory_days": content.statutory_days,
-        "district_side": content.district_side,
-        "street_side": content.street_side,
+        "district_side": reads_as(content.district_side),
+        "street_side": reads_as(content.street_side),
     }
 
 

@@ -6,7 +6,12 @@ The columns are documented for the people who fill them in in docs/import-templa
 Formula injection (OWASP "CSV injection"): a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``
 or ``@`` (or a tab or carriage return that it strips first) as a formula, so a duty title such as
 ``=HYPERLINK(...)`` would become a live link in the office's Excel. Every such text cell is written with a
-leading ``'``, which Excel shows as text; the import removes that ``'`` again.
+leading ``'``, which Excel shows as text; the import removes that ``'`` again (and a text that itself starts
+with ``'`` before such a character gets one more, so that it comes back as it was).
+
+Every cell reads back as it was written (a re-import of an unchanged export finds nothing to change): texts
+with several entries are written so that the import splits them where the export joined them — see
+``words_cell`` and the cooperating and legal-basis rules in ``duty_lists.importing``.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from duty_lists.models import DutyList, DutyRevision, DutyType, Edition, Layer, ServiceKind
+from duty_lists.models import DutyList, DutyRevision, DutyType, Edition, Layer, ParticipationRole, ServiceKind
+from duty_lists.proposals import DutyContent
 from duty_lists.selectors import revisions_at_edition, revisions_in_force
 
 CHUNK_SIZE = 500  # revisions per query while exporting; prefetches run per chunk (Django ≥ 4.1)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ENTRY_SEPARATOR = "\n"  # cooperating agencies and legal bases: one per line of the cell
 WORD_SEPARATOR = "、"  # keywords and synonyms
+WORD_SEPARATORS = "、,，;；"  # what the import splits keywords and synonyms at (besides line breaks)
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,9 @@ COLUMNS: tuple[Column, ...] = (
         "cooperating",
         "配合单位",
         False,
-        "每个配合单位写作“编码：职责”，一行一个（单元格内按 Alt+Enter 换行），或用“；”分隔"
-        "（“；”后须紧接下一个单位编码和冒号，因此职责文字里可以有“；”）。",
+        "每个配合单位写作“编码：职责”（没有职责时只写编码），一行一个（单元格内按 Alt+Enter 换行），"
+        "或用“；”分隔。以单位编码开头的一行、“；”后紧接的“编码：”才开始下一个单位，"
+        "因此职责文字里可以有“；”，也可以换行。",
         "511602-sjj：配合查处无照经营",
     ),
     Column(
@@ -101,8 +109,20 @@ COLUMNS: tuple[Column, ...] = (
         "每条写作“名称|条款|文号”，条款和文号可省略；一行一条，或用“；”分隔（“；”后须紧接下一条的“《”）。",
         "《城市市容和环境卫生管理条例》|第十四条",
     ),
-    Column("keywords", "关键词", False, "用“、”、逗号或分号分隔。", "占道经营、流动摊贩"),
-    Column("synonyms", "同义词", False, "用“、”、逗号或分号分隔。", "摆摊设点"),
+    Column(
+        "keywords",
+        "关键词",
+        False,
+        "用“、”、逗号或分号分隔；或一行一个，此时只按行分隔，词语里可以有“、”。",
+        "占道经营、流动摊贩",
+    ),
+    Column(
+        "synonyms",
+        "同义词",
+        False,
+        "用“、”、逗号或分号分隔；或一行一个，此时只按行分隔，词语里可以有“、”。",
+        "摆摊设点",
+    ),
     Column("promised_days", "承诺时限（工作日）", False, "正整数，可留空。", 5),
     Column("statutory_days", "法定时限（工作日）", False, "正整数，可留空。", 15),
     Column("district_side", "区级职责", False, "属地管理事项中区级部门的职责。", ""),
@@ -131,8 +151,10 @@ LAYER_LABELS: dict[str, str] = {Layer.DISTRICT: "区级", Layer.STREET: "街道"
 
 
 def neutralise(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading ``'``; anything else is unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """Text that a spreadsheet would run as a formula gets a leading ``'``; anything else is unchanged.
+    So does a text that already starts with ``'`` before such a character (``'=1``): the import takes one
+    ``'`` off whatever starts that way, and must give back the text as it was."""
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_TRIGGERS):
         return "'" + value
     return value
 
@@ -144,43 +166,61 @@ def _entries(items: list[str]) -> str:
     return ENTRY_SEPARATOR.join(items)
 
 
-def revision_values(revision: DutyRevision) -> dict[str, str | int]:
-    """One duty as the template's columns (not yet neutralised). Needs the revision's classification,
-    category, participations with agencies and legal bases loaded (``revisions_in_force`` does)."""
-    classification = revision.classification
-    lead = revision.lead
+def words_cell(words: list[str]) -> str:
+    """Keywords or synonyms in one cell: "、" between them; or one a line where a word itself holds a
+    separator (the demo's keyword "房产证登记、办理"), since the import then splits at line breaks only. A
+    single such word ends with a line break, so that the cell still has one."""
+    if not any(separator in word for word in words for separator in WORD_SEPARATORS):
+        return WORD_SEPARATOR.join(words)
+    return ENTRY_SEPARATOR.join(words) + (ENTRY_SEPARATOR if len(words) == 1 else "")
+
+
+def content_values(content: DutyContent) -> dict[str, str | int]:
+    """What a duty says, as the template's columns from ``title`` on (not yet neutralised): what the
+    export writes and what the import's report shows as a value before and after."""
+    lead = next((p for p in content.participants if p.role == ParticipationRole.LEAD), None)
     bases = []
-    for basis in revision.legal_bases.all():
+    for basis in content.legal_bases:
         parts = [basis.title, basis.article, basis.document_number]
         while len(parts) > 1 and not parts[-1]:
             parts.pop()
         bases.append("|".join(parts))
+    return {
+        "title": content.title,
+        "description": content.description,
+        "duty_type": DUTY_TYPE_LABELS.get(content.duty_type, content.duty_type),
+        "service_kind": SERVICE_KIND_LABELS.get(content.service_kind, content.service_kind),
+        "layer": LAYER_LABELS.get(content.layer, content.layer),
+        "lead_agency": lead.agency if lead else "",
+        "lead_responsibility": lead.responsibility if lead else "",
+        "cooperating": _entries(
+            [
+                f"{p.agency}：{p.responsibility}" if p.responsibility else p.agency
+                for p in content.participants
+                if p.role == ParticipationRole.COOPERATING
+            ]
+        ),
+        "legal_bases": _entries(bases),
+        "keywords": words_cell(content.keywords),
+        "synonyms": words_cell(content.synonyms),
+        "promised_days": content.promised_days if content.promised_days is not None else "",
+        "statutory_days": content.statutory_days if content.statutory_days is not None else "",
+        "district_side": content.district_side,
+        "street_side": content.street_side,
+    }
+
+
+def revision_values(revision: DutyRevision) -> dict[str, str | int]:
+    """One duty as the template's columns (not yet neutralised). Needs the revision's classification,
+    category, participations with agencies and legal bases loaded (``revisions_in_force`` does)."""
+    classification = revision.classification
     return {
         "category_code": classification.category.code,
         "category_name": classification.category.name,
         "classification_code": classification.code,
         "classification_name": classification.name,
         "code": revision.code,
-        "title": revision.title,
-        "description": revision.description,
-        "duty_type": DUTY_TYPE_LABELS.get(revision.duty_type, revision.duty_type),
-        "service_kind": SERVICE_KIND_LABELS.get(revision.service_kind, revision.service_kind),
-        "layer": LAYER_LABELS.get(revision.layer, revision.layer),
-        "lead_agency": lead.agency.code if lead else "",
-        "lead_responsibility": lead.responsibility if lead else "",
-        "cooperating": _entries(
-            [
-                f"{p.agency.code}：{p.responsibility}" if p.responsibility else p.agency.code
-                for p in revision.cooperating
-            ]
-        ),
-        "legal_bases": _entries(bases),
-        "keywords": WORD_SEPARATOR.join(revision.keywords),
-        "synonyms": WORD_SEPARATOR.join(revision.synonyms),
-        "promised_days": revision.promised_days if revision.promised_days is not None else "",
-        "statutory_days": revision.statutory_days if revision.statutory_days is not None else "",
-        "district_side": revision.district_side,
-        "street_side": revision.street_side,
+        **content_values(DutyContent.from_revision(revision)),
     }
 
 

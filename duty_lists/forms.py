@@ -17,6 +17,7 @@ from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import StyledForm
+from duty_lists.exporting import WORD_SEPARATORS  # the spreadsheet import reads keywords the same way
 from duty_lists.models import (
     Agency,
     AgencyLevel,
@@ -35,16 +36,27 @@ _WORD_SEPARATORS = re.compile(r"[,，、;；\n\r\t]+")
 
 
 def split_words(text: str) -> list[str]:
+    """The words of a keywords box: one a line when it has several lines (a word may then hold "、", like
+    the demo's keyword "房产证登记、办理"), else split at any separator. The export reads the same way."""
+    text = (text or "").replace("\r\n", "\n")
+    if "\n" in text:
+        parts = [line.strip().strip(WORD_SEPARATORS).strip() for line in text.split("\n")]
+    else:
+        parts = [word.strip() for word in _WORD_SEPARATORS.split(text)]
     seen: list[str] = []
-    for word in _WORD_SEPARATORS.split(text or ""):
-        word = word.strip()
+    for word in parts:
         if word and word not in seen:
             seen.append(word)
     return seen
 
 
 def join_words(words: Iterable[str]) -> str:
-    return "、".join(words)
+    """What split_words reads back as the same words: "、" between them, or one a line when a word holds a
+    separator (a single such word gets its own line too, below an empty one, so the box has two lines)."""
+    words = list(words)
+    if not any(separator in word for word in words for separator in WORD_SEPARATORS):
+        return "、".join(words)
+    return "\n".join(words) if len(words) > 1 else f"{words[0]}\n"
 
 
 def _blank(label: Any) -> list[tuple[str, Any]]:
@@ -149,11 +161,20 @@ class AmendmentForm(StyledForm):
     lead_responsibility = forms.CharField(
         label=_("Lead agency's responsibility"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # Not stripped: a single word holding "、" is kept whole by the line break after it (see join_words).
     keywords = forms.CharField(
-        label=_("Keywords"), required=False, help_text=_("Separate words with commas or enumeration commas.")
+        label=_("Keywords"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Separate words with commas or enumeration commas, or put one word a line."),
     )
     synonyms = forms.CharField(
-        label=_("Synonyms"), required=False, help_text=_("Separate words with commas or enumeration commas.")
+        label=_("Synonyms"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Separate words with commas or enumeration commas, or put one word a line."),
     )
     promised_days = forms.IntegerField(
         label=_("Promised time limit (working days)"), required=False, min_value=1, max_value=32767

@@ -20,6 +20,10 @@ The import never writes half a file:
    finds the first one's work done): the structure, one *pending* revision per new or changed duty
    (``revisions_stage``, a batch at a time; an edition publishes them), and one audit entry. Unchanged
    duties are skipped.
+
+"Unchanged" is ``diff.changed_fields``' sense of reading the same, the one the edition diff uses, so the
+report names every change it counts — its row, the field and the value before and after (``RowChange``) —
+and a re-import of an unchanged export finds nothing to change.
 """
 
 from __future__ import annotations
@@ -38,15 +42,19 @@ from typing import IO, Any
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.audit import audit_record
 from core.errors import ApplicationError, Conflict
+from duty_lists.diff import FIELD_LABELS, changed_fields, reads_as
 from duty_lists.exporting import (
     COLUMNS,
     DUTY_TYPE_LABELS,
     FORMULA_TRIGGERS,
     LAYER_LABELS,
     SERVICE_KIND_LABELS,
+    WORD_SEPARATORS,
+    content_values,
 )
 from duty_lists.models import (
     Agency,
@@ -107,6 +115,56 @@ class RowError:
     message: str
 
 
+STRUCTURE_NAME_LABEL = gettext_lazy("Name")
+KIND_LABELS = {
+    "category": gettext_lazy("Category"),
+    "classification": gettext_lazy("Classification"),
+    "duty": gettext_lazy("Duty"),
+}
+
+
+@dataclass
+class FieldChange:
+    field: str  # a name of diff.COMPARED_FIELDS, or "name" for a category or classification
+    column: str  # the header(s) as the file spells them; "" where the file has no such column
+    old: str  # as the export would write it
+    new: str
+
+    @property
+    def label(self) -> Any:
+        """The field as a person calls it, in the language of whoever reads the report."""
+        return FIELD_LABELS.get(self.field, STRUCTURE_NAME_LABEL)
+
+
+@dataclass
+class RowChange:
+    """One thing the import adds or changes: a duty, or a category or classification it renames."""
+
+    row: int  # as Excel numbers it: the duty's row, or the first row naming the category or classification
+    kind: str  # "duty", "category" or "classification"
+    status: str  # "new" or "changed"
+    code: str
+    title: str  # the duty's title or the structure's name, as the file has it
+    fields: list[FieldChange] = field(default_factory=list)  # what changes; empty for a new duty
+
+    @property
+    def kind_label(self) -> Any:
+        return KIND_LABELS[self.kind]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowChange:
+        fields = [FieldChange(**f) for f in data.get("fields", [])]
+        return cls(**{k: v for k, v in data.items() if k != "fields"}, fields=fields)
+
+    def to_json(self) -> dict[str, Any]:
+        """For the job's status API: the labels as text."""
+        return {
+            **{k: v for k, v in asdict(self).items() if k != "fields"},
+            "kind_label": str(self.kind_label),
+            "fields": [{**asdict(f), "label": str(f.label)} for f in self.fields],
+        }
+
+
 @dataclass
 class Tally:
     new: int = 0
@@ -127,6 +185,7 @@ class ImportReport:
     classifications: Tally = field(default_factory=Tally)
     duties: Tally = field(default_factory=Tally)
     errors: list[RowError] = field(default_factory=list)
+    changes: list[RowChange] = field(default_factory=list)  # in row order; one per new or changed item
     written: bool = False
 
     @property
@@ -136,6 +195,15 @@ class ImportReport:
     @property
     def has_changes(self) -> bool:
         return any(t.new or t.changed for t in (self.categories, self.classifications, self.duties))
+
+    @property
+    def changed(self) -> list[RowChange]:
+        """What changes in what the list already has: renamed structure and changed duties."""
+        return [c for c in self.changes if c.status == "changed"]
+
+    @property
+    def added(self) -> list[RowChange]:
+        return [c for c in self.changes if c.status == "new"]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,6 +218,7 @@ class ImportReport:
             classifications=Tally(**data.get("classifications", {})),
             duties=Tally(**data.get("duties", {})),
             errors=[RowError(**e) for e in data.get("errors", [])],
+            changes=[RowChange.from_dict(c) for c in data.get("changes", [])],
             written=data.get("written", False),
         )
 
@@ -258,7 +327,8 @@ def read_sheet(data: bytes) -> Sheet:
 
 
 def _raw(value: Any) -> str:
-    """A cell as text, with the export's formula neutralisation undone; not stripped."""
+    """A cell as text, with the export's formula neutralisation undone (``exporting.neutralise``) and
+    one kind of line break (LF: a CSV keeps a form's CR LF, an xlsx cell does not); not stripped."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -266,24 +336,38 @@ def _raw(value: Any) -> str:
     if isinstance(value, datetime | date):
         value = value.isoformat()
     text = str(value)
-    if len(text) > 1 and text[0] == "'" and text.startswith(FORMULA_TRIGGERS, 1):
+    if len(text) > 1 and text[0] == "'" and text.lstrip("'").startswith(FORMULA_TRIGGERS):
         text = text[1:]
-    return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _text(value: Any) -> str:
     return _raw(value).strip()
 
 
+_WORD_SPLIT = re.compile("[" + re.escape(WORD_SEPARATORS) + "]")
+
+
 def _words(value: Any) -> list[str]:
-    return [w.strip() for w in re.split(r"[、,，;；\n]", _raw(value)) if w.strip()]
+    """Keywords or synonyms: one a line where the cell has a line break (a word may then hold "、", as the
+    export writes it: ``exporting.words_cell``; a separator typed at a line's end is dropped), else split
+    at "、", commas and semicolons."""
+    text = _raw(value)
+    if "\n" in text:
+        words = [w.strip().strip(WORD_SEPARATORS).strip() for w in text.split("\n")]
+    else:
+        words = [w.strip() for w in _WORD_SPLIT.split(text)]
+    return [w for w in words if w]
 
 
-# Entries are separated by line breaks, or by "；" where what follows is clearly a new entry, so that the
-# text of a responsibility or an article may itself contain "；":
-# - a cooperating agency: "；" before the next "CODE：" (agency codes are ASCII letters, digits, - _ .);
-# - a legal basis: "；" before "《" (the title of the next law or document).
-_COOPERATING_SPLIT = re.compile(r"\n|[;；](?=\s*[A-Za-z0-9][A-Za-z0-9_.\-]*\s*[:：])")
+# Entries are separated where what follows is clearly a new entry, so that the text of a responsibility
+# or an article may itself contain "；" and line breaks (a form's responsibility often has several lines):
+# - a cooperating agency: a line break before a line that starts with an agency code (alone, or followed
+#   by "：" and its responsibility), or "；" before the next "CODE：" — agency codes are ASCII letters,
+#   digits, - _ . and a responsibility's own lines start otherwise ("配合巡查", "1. 巡查");
+# - a legal basis: a line break, or "；" before "《" (the title of the next law or document).
+_CODE = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+_COOPERATING_SPLIT = re.compile(rf"\n(?=[ \t]*{_CODE}[ \t]*(?:[:：]|\n|$))|[;；](?=\s*{_CODE}\s*[:：])")
 _LEGAL_SPLIT = re.compile(r"\n|[;；](?=\s*《)")
 
 
@@ -374,6 +458,12 @@ MAX_DAYS = 32767  # a PositiveSmallIntegerField  # law or document, article, doc
 
 # DutyContent.validate's field names that differ from our column keys.
 _FIELD_COLUMNS = {"classification": "classification_code", "participants": "lead_agency"}
+# The columns that say each field of diff.COMPARED_FIELDS, where they are not the field's own name.
+_CHANGE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "classification": ("classification_code",),
+    "lead": ("lead_agency", "lead_responsibility"),
+}
+_KIND_ORDER = {"category": 0, "classification": 1, "duty": 2}
 
 
 @dataclass
@@ -419,6 +509,7 @@ class Planner:
         self.codes_in_file: dict[str, int] = {}  # duty code → its row
         self.titles_in_file: dict[tuple[str, str], int] = {}  # (classification, title) → its row
         self.last_number: dict[str, int] = {}  # code prefix → highest number used under it
+        self.structure_rows: dict[tuple[str, str], int] = {}  # (kind, code) → the first row naming it
         # What the list already calls things, so that a file of names finds the codes it had last time.
         self.category_by_name: dict[str, str] = {}
         for category in snapshot.categories.values():
@@ -483,6 +574,8 @@ class Planner:
         """Record the row's category and classification; False (with row errors) when they contradict
         earlier rows or the list."""
         (category_code, category_name), (classification_code, classification_name) = category, classification
+        self.structure_rows.setdefault(("category", category_code), row)
+        self.structure_rows.setdefault(("classification", classification_code), row)
         named = self.plan.categories.setdefault(category_code, category_name)
         if named != category_name:
             self.error(
@@ -693,12 +786,15 @@ class Planner:
             )
             return
         current = self.snapshot.current(code)
-        if current is None:
-            status = "new"
-        elif not current.is_removed and DutyContent.from_revision(current) == content:
-            status = "unchanged"
+        before: DutyContent | None = None
+        fields: tuple[str, ...] = ()
+        if current is None or current.is_removed:
+            status = "new"  # a removed duty comes back: the edition diff shows it as added too
         else:
-            status = "changed"
+            # Changed is what the edition diff will show as changed, so every change has its fields.
+            before = DutyContent.from_revision(current)
+            fields = changed_fields(before, content)
+            status = "changed" if fields else "unchanged"
         pending = self.snapshot.pending.get(code)
         if status != "unchanged" and pending is not None and pending.amendment_id is not None:
             # revisions_stage would refuse it too: an approved amendment awaits publication for this duty.
@@ -709,29 +805,61 @@ class Planner:
             )
             return
         self.plan.duties.append(PlannedDuty(row, code, content, status))
+        if status != "unchanged":
+            changes = [self.field_change(name, before, content) for name in fields] if before else []
+            self.plan.report.changes.append(RowChange(row, "duty", status, code, content.title, changes))
+
+    def field_change(self, name: str, before: DutyContent, after: DutyContent) -> FieldChange:
+        """One changed field of a duty: the column(s) of the file that say it, and the value before and
+        after as the export writes it."""
+        keys = _CHANGE_COLUMNS.get(name, (name,))
+        if name == "classification" and "classification_code" not in self.sheet.headers:
+            keys = ("classification_name",)  # the taxonomy layout names classifications, not codes
+        columns = " / ".join(self.sheet.headers[k] for k in keys if k in self.sheet.headers)
+        return FieldChange(name, columns, self.shown(name, before, old=True), self.shown(name, after))
+
+    def shown(self, name: str, content: DutyContent, *, old: bool = False) -> str:
+        if name == "classification":
+            code = content.classification
+            known = self.snapshot.classifications.get(code)
+            planned = self.plan.classifications.get(code)  # as this file names it
+            names = [planned[1]] if planned and not old else []
+            return " ".join([code, *(names or ([known.name] if known else []))])
+        values = content_values(content)
+        if name == "lead":
+            agency, responsibility = values["lead_agency"], values["lead_responsibility"]
+            return f"{agency}：{responsibility}" if responsibility else str(agency)
+        return str(values[name])
 
     def tally(self) -> None:
-        report = self.plan.report
-        for code, name in self.plan.categories.items():
-            category = self.snapshot.categories.get(code)
-            if category is None:
-                report.categories.new += 1
-            elif category.name != name:
-                report.categories.changed += 1
-                self.plan.renamed_categories.append(code)
-            else:
-                report.categories.unchanged += 1
-        for code, (_category, name) in self.plan.classifications.items():
-            classification = self.snapshot.classifications.get(code)
-            if classification is None:
-                report.classifications.new += 1
-            elif classification.name != name:
-                report.classifications.changed += 1
-                self.plan.renamed_classifications.append(code)
-            else:
-                report.classifications.unchanged += 1
+        report, plan, snapshot = self.plan.report, self.plan, self.snapshot
+        structure: list[tuple[str, dict[str, str], dict[str, Any], Tally, list[str]]] = [
+            ("category", plan.categories, snapshot.categories, report.categories, plan.renamed_categories),
+            (
+                "classification",
+                {code: name for code, (_category, name) in plan.classifications.items()},
+                snapshot.classifications,
+                report.classifications,
+                plan.renamed_classifications,
+            ),
+        ]
+        for kind, planned, existing, tally, renamed in structure:
+            for code, name in planned.items():
+                row = self.structure_rows.get((kind, code), 0)
+                known = existing.get(code)
+                if known is None:
+                    tally.new += 1
+                    report.changes.append(RowChange(row, kind, "new", code, name))
+                elif reads_as(known.name) != name:
+                    tally.changed += 1
+                    renamed.append(code)
+                    change = FieldChange("name", self.sheet.headers.get(f"{kind}_name", ""), known.name, name)
+                    report.changes.append(RowChange(row, kind, "changed", code, name, [change]))
+                else:
+                    tally.unchanged += 1
         for duty in self.plan.duties:
             setattr(report.duties, duty.status, getattr(report.duties, duty.status) + 1)
+        report.changes.sort(key=lambda c: (c.row, _KIND_ORDER[c.kind], c.code))
 
 
 def make_plan(

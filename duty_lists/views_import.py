@@ -8,6 +8,7 @@ publish). A job belongs to the officer who uploaded it: anyone else gets a 404, 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -200,16 +201,26 @@ def import_job(request: HttpRequest, job_id: str) -> HttpResponse:
 def import_job_status(request: HttpRequest, job_id: str) -> JsonResponse:
     _require_registry_keeper(request)
     job = _own_job(request, job_id)
-    return JsonResponse(
-        {
-            "state": job.state,
-            "running": job.is_running,
-            "phase": job.phase,
-            "phase_label": str(PHASE_LABELS.get(job.phase, job.phase)),
-            "processed": job.processed,
-            "total": job.total,
+    status: dict[str, Any] = {
+        "state": job.state,
+        "running": job.is_running,
+        "phase": job.phase,
+        "phase_label": str(PHASE_LABELS.get(job.phase, job.phase)),
+        "processed": job.processed,
+        "total": job.total,
+    }
+    if job.report:  # once checked: what the page shows, each change with its row and fields
+        report = ImportReport.from_dict(job.report)
+        status["report"] = {
+            "ok": report.ok,
+            "has_changes": report.has_changes,
+            "categories": asdict(report.categories),
+            "classifications": asdict(report.classifications),
+            "duties": asdict(report.duties),
+            "changes": [change.to_json() for change in report.changes],
+            "errors": [asdict(error) for error in report.errors],
         }
-    )
+    return JsonResponse(status)
 
 
 @require_POST

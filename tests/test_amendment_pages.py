@@ -458,3 +458,13 @@ def test_a_preselected_list_shows_the_form_without_errors(login, member_a, regis
     page = login(member_a).get(reverse("duty_lists:amendment_new"), {"list": registry.duty_list.code})
     assert page.status_code == 200
     assert not page.context["start"].errors
+
+
+def test_a_keyword_holding_an_enumeration_comma_survives_the_amendment_form() -> None:
+    from duty_lists.forms import join_words, split_words
+
+    for words in (["房产证登记、办理"], ["房产证登记、办理", "住房保障"], ["占道经营", "流动摊贩"]):
+        assert split_words(join_words(words)) == words
+    assert join_words(["占道经营", "流动摊贩"]) == "占道经营、流动摊贩"  # the short form where it is safe
+    assert split_words("占道经营，流动摊贩;夜市") == ["占道经营", "流动摊贩", "夜市"]
+    assert split_words("房产证登记、办理\r\n住房保障") == ["房产证登记、办理", "住房保障"]

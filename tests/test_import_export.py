@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import NoReverseMatch, include, path, reverse
+from django.utils import translation
 
 from config import urls as config_urls
 from config.celery_app import app as celery_app
@@ -30,7 +31,7 @@ from duty_lists.exporting import (
     revisions_for_export,
     template_workbook,
 )
-from duty_lists.importing import ImportReport, duty_list_import
+from duty_lists.importing import FieldChange, ImportReport, RowChange, duty_list_import
 from duty_lists.models import (
     AgencyLevel,
     Category,
@@ -44,7 +45,13 @@ from duty_lists.models import (
 from duty_lists.proposals import DutyContent, LegalBasisSpec, ParticipantSpec
 from duty_lists.search import build_search_text
 from duty_lists.selectors import revisions_in_force
-from duty_lists.services import duty_list_create, edition_publish, revision_stage, structure_ensure
+from duty_lists.services import (
+    duty_list_create,
+    edition_publish,
+    revision_stage,
+    revisions_stage,
+    structure_ensure,
+)
 from duty_lists.tasks import ImportJob, JobState, import_job_execute, job_load, job_save
 from tests.factories import AgencyFactory, MembershipFactory, UserFactory
 
@@ -525,6 +532,307 @@ def test_an_export_reimports_into_a_fresh_list_with_the_same_content(agency_a, a
         )
     # And back into the source itself: nothing to change.
     assert _import(source, data).duties.unchanged == 3
+
+
+# --- Round trip: an unchanged export is no change, and every change names its row and field ------------
+
+
+@pytest.fixture
+def agency_c(db: None) -> Any:
+    return AgencyFactory(code="C-zjj", name="区住建局")
+
+
+def _rich_list(agency_a: Any, agency_b: Any, agency_c: Any) -> DutyList:
+    """A published list as people fill one in: the rich rows of an import, and two duties as the amendment
+    form and the API store them — a form's "\\r\\n", blank space around a text, keywords that hold "、"
+    themselves (the demo's "房产证登记、办理"), a cooperating responsibility of several lines, three legal
+    bases, a text that starts like a formula, empty optional fields."""
+    duty_list = _new_list("rich")
+    assert _import(duty_list, _workbook(_rich_rows(agency_a, agency_b))).written
+    revisions_stage(
+        duty_list=duty_list,
+        items=[
+            (
+                "01-01-0003",
+                DutyContent(
+                    classification="01-01",
+                    title="房产证办理",
+                    description="受理房产证登记、办理的诉求。\r\n第二段：答复时限。\r\n",
+                    duty_type="cooperative",
+                    keywords=["房产证登记、办理", "住房保障与房地产"],
+                    synonyms=["办证；过户"],
+                    promised_days=3,
+                    district_side="-负责统筹（以减号开头）",
+                    street_side="'=不是公式",
+                    participants=[
+                        ParticipantSpec(agency_a.code, "lead", "负责受理\r\n负责答复"),
+                        ParticipantSpec(
+                            agency_c.code, "cooperating", "配合核查\r\n1. 调取档案\r\n2. 出具意见"
+                        ),
+                        ParticipantSpec(agency_b.code, "cooperating", ""),
+                    ],
+                    legal_bases=[
+                        LegalBasisSpec("《不动产登记暂行条例》", "第十四条；第十五条", "国务院令第656号"),
+                        LegalBasisSpec("《广安区办事指南》"),
+                        LegalBasisSpec("关于规范不动产登记的通知", "", "广府办〔2024〕3号"),
+                    ],
+                ),
+            ),
+            (
+                "01-01-0004",
+                DutyContent(
+                    classification="01-01",
+                    title="供水供电报装指导",
+                    duty_type="service",
+                    service_kind="guidance",
+                    keywords=["供水、供电"],
+                    participants=[ParticipantSpec(agency_b.code, "lead", " 受理并指导 ")],
+                    legal_bases=[LegalBasisSpec("《电力供应与使用条例》", "第八条")],
+                ),
+            ),
+        ],
+        source_ref="amendment:form",
+    )
+    edition_publish(actor=SYSTEM, duty_list=duty_list)
+    return duty_list
+
+
+def _export(duty_list: DutyList, file_format: str) -> bytes:
+    revisions = revisions_for_export(duty_list)
+    return export_xlsx(revisions) if file_format == "xlsx" else export_csv_bytes(revisions)
+
+
+def _edited(data: bytes, code: str, key: str, value: Any) -> bytes:
+    """An exported workbook with one cell changed: column ``key`` of duty ``code``'s row."""
+    from duty_lists.exporting import COLUMNS
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = workbook.worksheets[0]
+    keys = [c.key for c in COLUMNS]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[keys.index("code")].value == code)
+    row[keys.index(key)].value = value
+    output = io.BytesIO()
+    workbook.save(output)
+    return output.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("file_format", ["xlsx", "csv"])
+def test_an_unchanged_export_reimported_into_its_list_reports_no_change(
+    agency_a, agency_b, agency_c, file_format
+) -> None:
+    duty_list = _rich_list(agency_a, agency_b, agency_c)
+    data = _export(duty_list, file_format)
+
+    preview = _import(duty_list, data, write=False, file_name=f"export.{file_format}")
+    assert preview.ok, preview.errors
+    assert preview.changes == [] and preview.changed == [] and preview.added == []
+    assert not preview.has_changes
+    assert (preview.duties.new, preview.duties.changed, preview.duties.unchanged) == (0, 0, 5)
+    for tally in (preview.categories, preview.classifications):
+        assert tally.new == tally.changed == 0
+    assert ImportReport.from_dict(preview.to_dict()) == preview  # as the browser's job keeps it
+
+    again = _import(duty_list, data, file_name=f"export.{file_format}")
+    assert again.ok and not again.written and again.changes == []
+    assert not DutyRevision.objects.filter(duty_list=duty_list, edition__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_keyword_holding_a_separator_is_exported_one_a_line_and_read_back_whole(
+    agency_a, agency_b, agency_c
+) -> None:
+    duty_list = _rich_list(agency_a, agency_b, agency_c)
+    sheet = openpyxl.load_workbook(io.BytesIO(_export(duty_list, "xlsx"))).worksheets[0]
+    cells = {
+        row[4]: dict(zip(HEADERS, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)
+    }
+    assert cells["01-01-0003"]["关键词"] == "房产证登记、办理\n住房保障与房地产"
+    assert cells["01-01-0004"]["关键词"] == "供水、供电\n"  # one word: the line break still says "by line"
+    assert cells["01-01-0001"]["关键词"] == "占道、摆摊"  # plain words keep the short form
+    assert cells["01-01-0003"]["街道职责"] == "''=不是公式"
+
+    copy = _new_list("copy")
+    assert _import(copy, _export(duty_list, "xlsx")).written
+    copied = _contents(copy, pending=True)
+    assert copied["01-01-0003"].keywords == ["房产证登记、办理", "住房保障与房地产"]
+    assert copied["01-01-0004"].keywords == ["供水、供电"]
+    assert copied["01-01-0003"].street_side == "'=不是公式"
+    assert copied["01-01-0003"].participants[1] == ParticipantSpec(
+        agency_c.code, "cooperating", "配合核查\n1. 调取档案\n2. 出具意见"
+    )
+
+
+@pytest.mark.django_db
+def test_a_cooperating_cell_starts_a_new_agency_only_on_a_line_that_starts_with_a_code(
+    agency_a, agency_b, agency_c
+) -> None:
+    duty_list = _new_list()
+    cooperating = f"{agency_b.code}：配合巡查\n移送线索\n{agency_c.code}\n"
+    report = _import(
+        duty_list, _workbook([_row(title="甲", lead_agency=agency_a.code, cooperating=cooperating)])
+    )
+    assert report.ok, report.errors
+    assert _contents(duty_list, pending=True)["01-01-0001"].participants[1:] == [
+        ParticipantSpec(agency_b.code, "cooperating", "配合巡查\n移送线索"),
+        ParticipantSpec(agency_c.code, "cooperating", ""),
+    ]
+    typo = _import(
+        _new_list("other"),
+        _workbook(
+            [_row(title="甲", lead_agency=agency_a.code, cooperating=f"{agency_b.code}：配合\nB-sjx：配合")]
+        ),
+    )
+    assert [(e.row, e.column) for e in typo.errors] == [(2, "配合单位")]
+    assert "B-sjx" in typo.errors[0].message
+
+
+CHANGED_CELLS = [
+    pytest.param(
+        "01-01-0001",
+        "lead_agency",
+        "C-zjj",
+        FieldChange(
+            "lead", "主办单位编码 / 主办单位职责", "A-zhzf：负责查处；负责劝导", "C-zjj：负责查处；负责劝导"
+        ),
+        "牵头单位",
+        id="lead agency",
+    ),
+    pytest.param(
+        "01-01-0003",
+        "legal_bases",
+        "《不动产登记暂行条例》|第十四条；第十五条|国务院令第656号\n《广安区办事指南（2025年版）》\n"
+        "关于规范不动产登记的通知||广府办〔2024〕3号",
+        FieldChange(
+            "legal_bases",
+            "法律法规及文件依据",
+            "《不动产登记暂行条例》|第十四条；第十五条|国务院令第656号\n《广安区办事指南》\n"
+            "关于规范不动产登记的通知||广府办〔2024〕3号",
+            "《不动产登记暂行条例》|第十四条；第十五条|国务院令第656号\n《广安区办事指南（2025年版）》\n"
+            "关于规范不动产登记的通知||广府办〔2024〕3号",
+        ),
+        "法律法规及文件依据",
+        id="legal basis",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("code", "key", "value", "expected", "label"), CHANGED_CELLS)
+def test_one_changed_cell_is_one_change_naming_its_row_field_and_both_values(
+    agency_a, agency_b, agency_c, code, key, value, expected, label
+) -> None:
+    duty_list = _rich_list(agency_a, agency_b, agency_c)
+    data = _edited(_export(duty_list, "xlsx"), code, key, value)
+    rows = {"01-01-0001": 2, "01-01-0003": 4}  # the export is in code order, under its header row
+
+    report = _import(duty_list, data, write=False)
+    assert report.ok, report.errors
+    assert (report.duties.new, report.duties.changed, report.duties.unchanged) == (0, 1, 4)
+    assert report.categories.changed == report.classifications.changed == 0
+    title = _contents(duty_list)[code].title
+    assert report.changes == [RowChange(rows[code], "duty", "changed", code, title, [expected])]
+    with translation.override("zh-hans"):
+        assert str(report.changes[0].fields[0].label) == label
+        assert str(report.changes[0].kind_label) == "职责"
+
+    assert _import(duty_list, data).written
+    pending = DutyRevision.objects.filter(duty_list=duty_list, edition__isnull=True)
+    assert list(pending.values_list("code", flat=True)) == [code]
+
+
+@pytest.mark.django_db
+def test_a_renamed_category_is_reported_with_its_first_row_and_both_names(agency_a) -> None:
+    duty_list = _new_list()
+    rows = [_row(code=f"01-01-000{i}", title=f"职责{i}", lead_agency=agency_a.code) for i in (1, 2)]
+    _import(duty_list, _workbook(rows))
+    edition_publish(actor=SYSTEM, duty_list=duty_list)
+    for row in rows:
+        row[1] = "城乡建设与管理"
+    report = _import(duty_list, _workbook(rows), write=False)
+    assert report.ok and report.categories.changed == 1 and report.duties.unchanged == 2
+    assert report.changes == [
+        RowChange(
+            2,
+            "category",
+            "changed",
+            "01",
+            "城乡建设与管理",
+            [FieldChange("name", "职责归口", "城乡建设", "城乡建设与管理")],
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_a_new_duty_is_listed_with_its_row_and_code(agency_a) -> None:
+    duty_list = _new_list()
+    _import(duty_list, _workbook([_row(code="01-01-0001", title="甲", lead_agency=agency_a.code)]))
+    edition_publish(actor=SYSTEM, duty_list=duty_list)
+    rows = [
+        _row(code="01-01-0001", title="甲", lead_agency=agency_a.code),
+        _row(title="乙", lead_agency=agency_a.code),
+    ]
+    report = _import(duty_list, _workbook(rows), write=False)
+    assert report.added == [RowChange(3, "duty", "new", "01-01-0002", "乙")] and report.changed == []
+
+
+@with_import_urls
+@pytest.mark.django_db
+def test_the_preview_of_an_unchanged_export_says_no_change_and_of_one_changed_cell_names_row_and_field(
+    login, officer, agency_a, agency_b, agency_c, eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    duty_list = _rich_list(agency_a, agency_b, agency_c)
+    browser = login(officer)
+    exported = _export(duty_list, "xlsx")
+
+    def preview(data: bytes, name: str) -> tuple[str, str, dict[str, Any]]:
+        upload = io.BytesIO(data)
+        upload.name = name
+        with django_capture_on_commit_callbacks(execute=True):
+            job_url = browser.post(
+                reverse("duty_list_import:upload"), {"duty_list": duty_list.code, "file": upload}
+            )["Location"]
+        job_id = job_url.rstrip("/").rsplit("/", 1)[-1]
+        status = browser.get(reverse("duty_list_import:status", args=[job_id])).json()
+        return job_id, browser.get(job_url).content.decode(), status
+
+    job_id, page, status = preview(exported, "导出.xlsx")
+    assert _job(job_id).state == JobState.VALIDATED
+    assert "无需导入" in page  # "Nothing to import: the list already says everything this file says."
+    assert reverse("duty_list_import:confirm", args=[job_id]) not in page
+    assert 'data-testid="import-changes"' not in page and 'data-testid="import-added"' not in page
+    assert status["report"]["changes"] == [] and status["report"]["has_changes"] is False
+    assert status["report"]["duties"] == {"new": 0, "changed": 0, "unchanged": 5}
+
+    job_id, page, status = preview(_edited(exported, "01-01-0001", "lead_agency", agency_c.code), "改.xlsx")
+    assert reverse("duty_list_import:confirm", args=[job_id]) in page
+    changes = page.split('data-testid="import-changes"', 1)[1].split("</table>", 1)[0]
+    for shown in (
+        '<td class="num">2</td>',
+        "01-01-0001",
+        "占道经营",
+        "牵头单位",
+        "主办单位编码 / 主办单位职责",
+    ):
+        assert shown in changes
+    assert "A-zhzf：负责查处；负责劝导" in changes and "C-zjj：负责查处；负责劝导" in changes
+    assert changes.count("<tr>") == 2  # the header and the one change
+    [change] = status["report"]["changes"]
+    assert (change["row"], change["kind"], change["status"], change["code"]) == (
+        2,
+        "duty",
+        "changed",
+        "01-01-0001",
+    )
+    assert change["fields"] == [
+        {
+            "field": "lead",
+            "label": "牵头单位",
+            "column": "主办单位编码 / 主办单位职责",
+            "old": "A-zhzf：负责查处；负责劝导",
+            "new": "C-zjj：负责查处；负责劝导",
+        }
+    ]
 
 
 @pytest.mark.django_db
