@@ -35,6 +35,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from core.api.times import w3c_datetime
 from duty_lists import selectors
 from duty_lists.models import DutyList, DutyRevision, Edition
 
@@ -168,16 +169,11 @@ def _requested_list(request: HttpRequest) -> DutyList | None:
 # --- content -------------------------------------------------------------------------------------------
 
 
-def _w3_datetime(moment: datetime) -> str:
-    """The spec's W3C date-time, in UTC: same-length strings that sort as the instants do."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _changeset() -> str:
     """When the service list last changed: services and their definitions change only when an edition is
     published. Before any edition, the epoch: still a date every client can parse, and older than any."""
     latest = Edition.objects.aggregate(latest=Max("published_at"))["latest"]
-    return _w3_datetime(latest or datetime(1970, 1, 1, tzinfo=UTC))
+    return w3c_datetime(latest or datetime(1970, 1, 1, tzinfo=UTC))
 
 
 def _services_in_force(duty_list: DutyList | None = None) -> QuerySet[DutyRevision]:
@@ -236,8 +232,9 @@ def discovery(request: HttpRequest) -> dict[str, Any]:
         or _(
             "Reading is open to anyone: the duty list, and the service requests the office has made public. "
             "Posting a service request needs an api_key, which the editorial office issues to each client "
-            "system (manage.py open311_key create NAME); a client passing its api_key also reads back the "
-            "requests it posted."
+            "system (manage.py open311_key create NAME); an Idempotency-Key header unique to the request "
+            "(the same again on a retry) keeps a retry from recording it twice. A client passing its api_key "
+            "also reads back the requests it posted."
         ),
         "endpoints": [
             {

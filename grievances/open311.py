@@ -5,7 +5,8 @@ post a request, list and read requests, and turn a token into a request id.
   ``service_code`` names — the code the service list publishes, ``<list code>:<duty code>`` — so it is
   dispatched at once to that duty's lead. Requests are ``realtime``: the answer carries the
   ``service_request_id`` (the grievance's reference) straight away. An ``Idempotency-Key`` header, as on
-  the REST API, makes a retried post return the request the first one made.
+  the REST API, makes a retried post return the request the first one made. Unlike the REST API it is not
+  required: GeoReport v2 does not know the header, and an off-the-shelf client must still be able to post.
 - ``GET requests.{json,xml}`` and ``GET requests/<id>.{json,xml}`` are open, as the spec has them, and so
   show only what the office has made public: a grievance appears once a dispatcher publishes it, with the
   description and address the dispatcher reviewed (names, phone numbers, identity-card numbers and flats
@@ -28,7 +29,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
@@ -44,6 +45,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from core.actors import SYSTEM
+from core.api.times import w3c_datetime
 from core.errors import ApplicationError
 from duty_lists import selectors as registry
 from duty_lists.models import DutyRevision
@@ -56,6 +58,7 @@ from duty_lists.open311 import (
     split_service_code,
 )
 from grievances import services
+from grievances.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX
 from grievances.models import OPEN_STATES, Channel, Grievance, GrievanceState
 
 # The spec's limits on a search: at most 90 days, at most 1000 requests; the last 90 days by default.
@@ -63,7 +66,6 @@ MAX_SPAN = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_DESCRIPTION = 4000  # the spec's length limit
 TITLE_LENGTH = 80
-IDEMPOTENCY_KEY_MAX = 100  # Grievance.idempotency_key
 CONTACT_NAME_MAX = 100  # Grievance.contact_name
 CLOSED_STATES = (GrievanceState.RESOLVED, GrievanceState.CLOSED, GrievanceState.CANCELLED)
 STATUSES = {"open": OPEN_STATES, "closed": CLOSED_STATES}
@@ -143,8 +145,8 @@ def _endpoint(methods: tuple[str, ...]) -> Callable[[Handler], Callable[..., Htt
 
 
 def _w3c(moment: datetime | None) -> str | None:
-    # UTC, as the services endpoints give their changeset: same-length strings that sort as instants do.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    # Asia/Shanghai with its offset, as the services give their changeset and the REST API its times.
+    return w3c_datetime(moment) if moment else None
 
 
 # --- reading a request back ----------------------------------------------------------------------------
@@ -369,10 +371,16 @@ def _title(description: str, service: DutyRevision) -> str:
 
 
 def _create(request: HttpRequest) -> tuple[int, list[dict[str, Any]]]:
-    """1. the key; 2. the jurisdiction and the service; 3. a location; 4. the rest, then the grievance."""
+    """1. the api_key (and an Idempotency-Key, if sent); 2. the jurisdiction and the service; 3. a
+    location; 4. the rest, then the grievance."""
     client = services.api_client_for_key(request.POST.get("api_key", "") or request.GET.get("api_key", ""))
     if client is None:
         raise Open311Error(403, _("api_key was not provided or is not valid."))
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()  # optional here: see the module's doc
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise Open311Error(
+            400, _("Idempotency-Key is longer than %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}
+        )
     posted = _Post(request)
     _check_jurisdiction(posted.text("jurisdiction_id", 200), 400)
 
@@ -417,11 +425,6 @@ def _create(request: HttpRequest) -> tuple[int, list[dict[str, Any]]]:
         raise Open311Error(400, _("first_name and last_name are too long together."))
     phone = posted.text("phone", 40)
     account_id = posted.text("account_id", 100)
-    idempotency_key = request.headers.get("Idempotency-Key", "").strip()
-    if len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
-        raise Open311Error(
-            400, _("Idempotency-Key is longer than %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}
-        )
     extras = {"media_url": media_url, "address_id": "".join(address_id.split())}
     trailer = "\n".join(f"{field}: {value}" for field, value in extras.items() if value)
 
@@ -439,7 +442,7 @@ def _create(request: HttpRequest) -> tuple[int, list[dict[str, Any]]]:
             contact_name=name,
             contact_phone=phone,
             contact_email=email,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
         )
     except ApplicationError as error:
         problems = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in error.extra.items())

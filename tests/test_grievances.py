@@ -272,6 +272,8 @@ def test_a_grievance_returned_twice_becomes_a_pushback_dispute_once(
     assert {p.agency_id for p in dispute.parties.all()} == {agency_a.pk, agency_b.pk}
     assert set(dispute.duties.values_list("pk", flat=True)) == {world.vending.pk, world.noise.pk}
     assert grievance.reference in dispute.description and "归执法局" in dispute.description
+    # The office reads the time it was received on its own clock, not UTC's.
+    assert f"{timezone.localtime(grievance.received_at):%Y-%m-%d %H:%M}" in dispute.description
     # A third dispatch and return do not file a second dispute.
     services.grievance_dispatch(actor=dispatcher, grievance=grievance, agency=world.street, duty=None)
     assert Dispute.objects.filter(source_ref=f"grievances.grievance:{grievance.pk}").count() == 1

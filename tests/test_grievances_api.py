@@ -124,6 +124,7 @@ def test_dispatcher_records_a_grievance_and_the_list_routes_it(login, world, dis
             "contact_phone": "13812345678",
             "duty": world.vending.pk,
         },
+        HTTP_IDEMPOTENCY_KEY="hotline-20250301-0007",
     )
     assert response.status_code == 201, response.content
     body = response.json()
@@ -155,7 +156,12 @@ def test_dispatcher_records_a_grievance_and_the_list_routes_it(login, world, dis
 
 
 def test_a_grievance_the_router_is_unsure_of_waits_for_a_dispatcher(login, world, dispatcher) -> None:
-    response = post(login(dispatcher), "/api/v1/grievances/", {"title": "楼道里的灯坏了好几天"})
+    response = post(
+        login(dispatcher),
+        "/api/v1/grievances/",
+        {"title": "楼道里的灯坏了好几天"},
+        HTTP_IDEMPOTENCY_KEY="hotline-20250301-0008",
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["state"] == "received" and body["handling_agency"] is None and body["orders"] == []
@@ -198,18 +204,27 @@ def test_invalid_intake_is_a_400_with_field_details_and_nothing_saved(
         client,
         "/api/v1/grievances/",
         {"title": "", "kind": "quarrel", "latitude": 100, "street": "NO-SUCH", "contact_email": "not-mail"},
+        HTTP_IDEMPOTENCY_KEY="hotline-20250301-0009",
     )
     details = error_of(malformed, 400, "validation_error")["details"]
     assert {"title", "kind", "latitude", "street", "contact_email"} <= set(details)
 
     # Well-formed, but against the rules of intake: the service names the field.
-    unruly = post(client, "/api/v1/grievances/", {"title": "占道经营", "street": agency_a.code})
+    unruly = post(
+        client,
+        "/api/v1/grievances/",
+        {"title": "占道经营", "street": agency_a.code},
+        HTTP_IDEMPOTENCY_KEY="hotline-20250301-0010",
+    )
     assert set(error_of(unruly, 400, "invalid_grievance")["details"]) == {"street"}
     assert not Grievance.objects.exists() and not GrievanceEvent.objects.exists()
 
 
 def test_only_dispatchers_record_grievances(login, world, member_a) -> None:
-    error_of(post(login(member_a), "/api/v1/grievances/", {"title": "占道经营"}), 403, "permission_denied")
+    response = post(
+        login(member_a), "/api/v1/grievances/", {"title": "占道经营"}, HTTP_IDEMPOTENCY_KEY="street-0001"
+    )
+    error_of(response, 403, "permission_denied")
     assert not Grievance.objects.exists()
 
 

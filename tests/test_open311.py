@@ -328,7 +328,7 @@ def test_discovery_lists_both_formats_and_the_newest_edition(
     assert response["Content-Type"] == "application/json; charset=utf-8"
     body = response.json()
     assert set(body) == {"changeset", "contact", "key_service", "endpoints"}
-    assert body["changeset"] == "2026-04-02T08:00:05Z"
+    assert body["changeset"] == "2026-04-02T16:00:05+08:00"
     assert body["contact"] and body["key_service"]
     # Posting needs a key: discovery must say so, and where a client gets one.
     assert "api_key" in body["key_service"] and "No API key is needed" not in body["key_service"]
@@ -336,7 +336,7 @@ def test_discovery_lists_both_formats_and_the_newest_edition(
         {
             "specification": "http://wiki.open311.org/GeoReport_v2",
             "url": "http://testserver/open311/v2",
-            "changeset": "2026-04-02T08:00:05Z",
+            "changeset": "2026-04-02T16:00:05+08:00",
             "type": "production",
             "formats": ["text/xml", "application/json"],
         }
@@ -357,13 +357,13 @@ def test_discovery_xml_follows_the_spec(client: Client, settings: Any) -> None:
     [endpoint] = _child(root, "endpoints")
     assert endpoint.tag == "endpoint"
     assert endpoint.findtext("url") == "https://localhost/open311/v2"
-    assert endpoint.findtext("changeset") == root.findtext("changeset") == "2026-03-01T09:30:00Z"
+    assert endpoint.findtext("changeset") == root.findtext("changeset") == "2026-03-01T17:30:00+08:00"
     assert [f.text for f in _child(endpoint, "formats")] == ["text/xml", "application/json"]
     assert [f.tag for f in _child(endpoint, "formats")] == ["format", "format"]
 
 
 def test_discovery_before_any_edition_still_has_a_changeset(client: Client) -> None:
-    assert client.get(f"{BASE}/discovery.json").json()["changeset"] == "1970-01-01T00:00:00Z"
+    assert client.get(f"{BASE}/discovery.json").json()["changeset"] == "1970-01-01T08:00:00+08:00"
 
 
 # --- formats and methods ---------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ turn into request ids; and ``open311_key`` issues keys that work."""
 from __future__ import annotations
 
 import io
+import uuid
 import xml.etree.ElementTree as ET
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -59,7 +60,8 @@ def api_key(db: None) -> str:
 
 
 def post(path: str, data: dict[str, Any], **headers: Any) -> Any:
-    """Form-encoded, as the spec posts."""
+    """Form-encoded, as the spec posts, with a fresh Idempotency-Key unless the test sends its own."""
+    headers.setdefault("HTTP_IDEMPOTENCY_KEY", f"test-{uuid.uuid4()}")
     return Client().post(
         f"{BASE}/{path}", urlencode(data), content_type="application/x-www-form-urlencoded", **headers
     )
@@ -88,7 +90,7 @@ def parsed(content: bytes) -> ET.Element:
 
 
 def w3c(moment: Any) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S+08:00")
 
 
 # --- Posting a request -------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import ErrorSerializer
 from core.api.pagination import KeysetPagination
+from core.api.times import api_datetime
 from duty_lists import selectors
 from duty_lists.api.fastpage import fast_page
 from duty_lists.api.params import moment, resolve_duty
@@ -163,8 +164,8 @@ class DutyDetailApi(APIView):
         data["history"] = [
             {
                 "edition": r.edition.number if r.edition else None,
-                "in_force_from": r.valid_from.isoformat() if r.valid_from else None,
-                "in_force_until": r.valid_until.isoformat() if r.valid_until else None,
+                "in_force_from": api_datetime(r.valid_from),
+                "in_force_until": api_datetime(r.valid_until),
                 "title": r.title,
                 "lead": participant_to_dict(r.lead) if r.lead else None,
                 "removed": r.is_removed,

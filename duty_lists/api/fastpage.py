@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection
 from django.http import HttpResponse
+from django.utils import timezone
 from rest_framework.pagination import Cursor
 from rest_framework.request import Request
 
@@ -37,13 +38,23 @@ def _t(model: Any) -> str:
 
 
 def _iso(column: str) -> str:
-    """Python's ``datetime.isoformat()`` of a UTC timestamp, in SQL: microseconds only when non-zero."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
+    """``core.api.times.api_datetime`` in SQL: Python's ``isoformat()`` of the timestamp in the time zone
+    ``tz.name`` (the request's, Asia/Shanghai), microseconds only when non-zero, then the offset that held
+    at that instant (``Z`` for none, as DRF writes it) — computed, not written as +08:00, so it agrees with
+    Python for any zone and date (China kept summer time 1986-91; before 1901 the zone is local mean time,
+    +08:05:43)."""
+    local = f"({column} AT TIME ZONE tz.name)"
+    offset = f"({local} - ({column} AT TIME ZONE 'UTC'))"
+    behind = f"{offset} < interval '0'"
+    size = f"(CASE WHEN {behind} THEN -{offset} ELSE {offset} END)"
     return (
         f"CASE WHEN {column} IS NULL THEN NULL ELSE "
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
-        f"|| CASE WHEN mod(date_part('microseconds', {utc})::bigint, 1000000) = 0 THEN '' "
-        f"ELSE to_char({utc}, '.US') END || '+00:00' END"
+        f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+        f"|| CASE WHEN mod(date_part('microseconds', {local})::bigint, 1000000) = 0 THEN '' "
+        f"ELSE to_char({local}, '.US') END "
+        f"|| CASE WHEN {offset} = interval '0' THEN 'Z' ELSE "
+        f"CASE WHEN {behind} THEN '-' ELSE '+' END || to_char({size}, 'HH24:MI') "
+        f"|| CASE WHEN date_part('second', {size}) = 0 THEN '' ELSE to_char({size}, ':SS') END END END"
     )
 
 
@@ -91,6 +102,7 @@ JOIN {_t(DutyList)} dl ON dl.id = r.duty_list_id
 JOIN {_t(Classification)} cl ON cl.id = r.classification_id
 JOIN {_t(Category)} cat ON cat.id = cl.category_id
 JOIN {_t(Edition)} e ON e.id = r.edition_id
+CROSS JOIN (SELECT %s::text AS name) tz
 WHERE r.edition_id IS NOT NULL AND NOT r.is_removed AND r.valid_until IS NULL
 {"AND r.code > %s" if after else ""}
 ORDER BY r.code
@@ -110,7 +122,8 @@ def fast_page(request: Request, paginator: Any, url_prefix: str) -> HttpResponse
     if cursor is not None and (cursor.offset or cursor.reverse or cursor.position is None):
         return None
     after = cursor.position if cursor is not None else None
-    params: list[Any] = [url_prefix, *([after] if after is not None else []), page_size + 2]
+    zone = timezone.get_current_timezone_name()  # what DRF's DateTimeField converts to
+    params: list[Any] = [url_prefix, zone, *([after] if after is not None else []), page_size + 2]
     with connection.cursor() as db:
         db.execute(_page_sql(after is not None), params)
         rows = db.fetchall()

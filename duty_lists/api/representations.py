@@ -10,11 +10,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
+from core.api.times import api_datetime
 from duty_lists.models import DutyRevision, Edition, Participation, ParticipationRole
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def participant_to_dict(p: Participation) -> dict[str, Any]:
@@ -60,8 +57,8 @@ def duty_to_dict(
         "street_side": revision.street_side,
         "removed": revision.is_removed,
         "edition": revision.edition.number if revision.edition else None,
-        "in_force_from": _iso(revision.valid_from),
-        "in_force_until": _iso(revision.valid_until),
+        "in_force_from": api_datetime(revision.valid_from),
+        "in_force_until": api_datetime(revision.valid_until),
         "amendment": revision.amendment_id,
         "source": revision.source_ref,
     }
@@ -154,8 +151,8 @@ def duty_rows_to_dicts(rows: list[dict[str, Any]], *, url_prefix: str | None) ->
             "street_side": row["street_side"],
             "removed": row["is_removed"],
             "edition": row["edition__number"],
-            "in_force_from": _iso(row["valid_from"]),
-            "in_force_until": _iso(row["valid_until"]),
+            "in_force_from": api_datetime(row["valid_from"]),
+            "in_force_until": api_datetime(row["valid_until"]),
             "amendment": row["amendment_id"],
             "source": row["source_ref"],
         }
@@ -169,8 +166,8 @@ def edition_to_dict(edition: Edition, request: Request | None = None) -> dict[st
     return {
         "list": edition.duty_list.code,
         "number": edition.number,
-        "published_at": _iso(edition.published_at),
-        "effective_date": _iso(edition.effective_date),
+        "published_at": api_datetime(edition.published_at),
+        "effective_date": edition.effective_date.isoformat(),  # a day, not an instant
         "note": edition.note,
         "published_by": edition.published_by.get_username() if edition.published_by else None,
     }

@@ -18,7 +18,6 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -32,6 +31,7 @@ from core.api.pagination import KeysetPagination
 from core.api.steps import STEP_ERRORS, step_api
 from core.errors import PermissionRefused
 from grievances import selectors, services
+from grievances.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX, idempotency_key
 from grievances.api.serializers import (
     AnswerSerializer,
     DispatchSerializer,
@@ -65,8 +65,6 @@ from grievances.models import (
 )
 
 ERRORS = dict(STEP_ERRORS)
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_MAX = 100  # Grievance.idempotency_key
 
 
 def _with_orders(queryset: QuerySet[Grievance]) -> QuerySet[Grievance]:
@@ -111,23 +109,27 @@ class GrievanceListApi(generics.ListAPIView):
         summary="Record a grievance",
         description=(
             "Dispatchers and hotline systems. The grievance is routed by the duty list at once and "
-            "dispatched automatically when the router is sure enough. Send an `Idempotency-Key` header to "
-            "retry safely: the same key again returns the grievance the first request made (200, with "
-            "`Idempotent-Replayed: true`); the same key with a different title or details is a 409."
+            "dispatched automatically when the router is sure enough. Every request needs an "
+            "`Idempotency-Key` header (up to 100 characters, unique per submitter, e.g. the hotline's own "
+            "work-order number), so that a retry never records the grievance twice: the same key again "
+            "returns the grievance the first request made (200, with `Idempotent-Replayed: true`); the "
+            "same key with a different title or details is a 409 (`idempotency_key_reused`); no key is a "
+            "400 (`idempotency_key_required`)."
         ),
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
-                OpenApiTypes.STR,
+                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
                 OpenApiParameter.HEADER,
-                description="Up to 100 characters, unique per submitter.",
+                required=True,
+                description="Up to 100 characters, unique per submitter; a retry sends the same key.",
             )
         ],
         request=GrievanceCreateSerializer,
         responses={201: GrievanceDetailSerializer, 200: GrievanceDetailSerializer, **ERRORS},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        key = idempotency_key(request.headers)
         if len(key) > IDEMPOTENCY_KEY_MAX:
             raise ValidationError(
                 {IDEMPOTENCY_HEADER: [_("At most %(n)d characters.") % {"n": IDEMPOTENCY_KEY_MAX}]}

@@ -868,7 +868,7 @@ def _bounce_description(grievance: Grievance) -> str:
         _("Grievance %(ref)s, received %(at)s: %(title)s")
         % {
             "ref": grievance.reference,
-            "at": f"{grievance.received_at:%Y-%m-%d %H:%M}",
+            "at": f"{timezone.localtime(grievance.received_at):%Y-%m-%d %H:%M}",
             "title": grievance.title,
         },
         "",
