@@ -33,6 +33,11 @@ def shell(request: HttpRequest) -> dict[str, Any]:
             str(_("Who leads each duty, who cooperates, on what legal basis; as of any date.")),
         ),
         NavItem(
+            str(_("Search duties")),
+            reverse("duty_lists:search"),
+            str(_("Find a duty in every list by the words citizens use: 噪声, 违建, 占道经营.")),
+        ),
+        NavItem(
             str(_("Agencies")),
             reverse("agency_list"),
             str(_("Every agency by level, kind and parent, with its code.")),

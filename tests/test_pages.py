@@ -40,7 +40,12 @@ def test_signed_in_home_lists_the_persons_roles(login, member_a) -> None:
 def test_each_card_on_the_home_page_says_what_the_page_is_for(login, member_a) -> None:
     response = login(member_a).get("/")
     cards = [item for item in response.context["nav_items"] if item.url != "/"]
-    assert {item.url for item in cards} >= {"/rulings/", "/grievances/handovers/", "/grievances/inbox/"}
+    assert {item.url for item in cards} >= {
+        "/rulings/",
+        "/grievances/handovers/",
+        "/grievances/inbox/",
+        "/duty-lists/search/",  # search had no way in but a typed address
+    }
     html = response.content.decode()
     for item in cards:
         assert item.about, item.label  # no card without its line
