@@ -1,9 +1,10 @@
 """The router's learned model on scikit-learn (issue 9): a text classifier trained on the grievances that
 agencies accepted, with the duty list's own words as extra training documents.
 
-It is meant to replace ``grievances.learning.TextClassifier`` (a hand-written perceptron); routing,
-``router_train``, ``evaluate_router`` and the benchmark still use that one until they are moved over
-together, with a RouterModel that stores this model's bytes, metrics and training window.
+``evaluate_router`` and ``bench/router_model.py`` measure this model. It is to replace
+``grievances.learning.TextClassifier`` (a hand-written perceptron), which routing, ``router_train`` and
+``bench/routing.py`` still use until they move over together, with a RouterModel that stores this
+model's bytes, metrics and training window.
 
 **Features** (a ``FeatureUnion`` of four TF-IDF vectorisers, all sublinear): character 1–3-grams
 (``char_wb``) and jieba word 1–2-grams, each over the whole text (title and details) and again over the
