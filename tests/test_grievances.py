@@ -563,3 +563,51 @@ def test_the_router_learns_from_accepted_grievances(dispatcher, world, agency_a,
     suggestions = routing.route("烧烤摊油烟", street=world.street)
     assert suggestions[0].duty_id == world.vending.pk
     assert suggestions[0].learned_words
+
+
+# --- evaluate_router on the office's own history -----------------------------------------------------------
+
+
+def _accepted(dispatcher, world, agency, member, duty, title: str, key: str) -> None:
+    grievance = received_unrouted(dispatcher, world, title=title, details="", idempotency_key=key)
+    services.grievance_dispatch(actor=dispatcher, grievance=grievance, agency=agency, duty=duty)
+    services.order_accept(actor=member, order=lead_order(grievance))
+
+
+def _evaluate_history(*args: str) -> dict[str, Any]:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("evaluate_router", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_evaluate_router_without_files_measures_the_newest_history_by_final_agency(
+    dispatcher, world, agency_a, agency_b, member_a, member_b
+):
+    for i in range(8):
+        _accepted(dispatcher, world, agency_a, member_a, world.vending, f"流动摊贩占道经营{i}", f"a{i}")
+        _accepted(dispatcher, world, agency_b, member_b, world.noise, f"夜间施工噪音扰民{i}", f"b{i}")
+    report = _evaluate_history("--threshold", "0.5")
+    assert report["source"] == "history" and report["split"]["by"] == "accepted_at"
+    assert (report["train_size"], report["test_size"]) == (12, 4)  # the newest fifth is measured
+    assert report["labels"] == 2 and report["top1"] == 1.0
+    assert set(report["per_label"]) == {agency_a.name, agency_b.name}  # labelled by agency, not by duty
+
+
+def test_evaluate_router_without_enough_history_says_so(dispatcher, world, agency_a, member_a):
+    from django.core.management.base import CommandError
+
+    _accepted(dispatcher, world, agency_a, member_a, world.vending, "流动摊贩占道经营", "only")
+    with pytest.raises(CommandError, match="Too little history"):
+        _evaluate_history()
+
+
+def test_evaluate_router_with_only_one_file_names_what_is_missing(tmp_path) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--test, --text-cols, --label-col"):
+        _evaluate_history("--train", str(tmp_path / "train.csv"))
