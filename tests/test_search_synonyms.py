@@ -97,11 +97,14 @@ def test_search_covers_every_list_and_says_which_it_searched(client: Client) -> 
 
     everywhere, html = _page_titles(client, "占道")
     assert "在全部清单中搜索" in html
+    list_link = f'<a href="{reverse("duty_lists:list_detail", args=[LIVELIHOOD])}">{livelihood.name}</a>'
+    assert list_link in html  # across all lists, each result says which list it is from
     assert "城管执法" in everywhere and "临时便民服务摊点设置" in everywhere  # two lists
 
     in_one, html = _page_titles(client, "占道", list=LIVELIHOOD)
     assert f"在《{livelihood.name}》中搜索" in html
     assert "临时便民服务摊点设置" not in in_one
+    assert list_link not in html.split('class="search-results"', 1)[1]  # one list: no need to repeat it
     widen = reverse("duty_lists:search") + "?q=%E5%8D%A0%E9%81%93"
     assert f'href="{widen}"' in html
     assert _api_titles(client, "占道", list=LIVELIHOOD) == in_one
