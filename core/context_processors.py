@@ -155,6 +155,14 @@ def _grievance_nav(user: Any) -> list[NavItem]:
                 str(_("Matters streets and district agencies hand each other, against their deadlines.")),
             )
         )
+    if user.is_superuser or permissions.is_editorial_officer(user) or permissions.is_dispatcher(user):
+        nav.append(
+            NavItem(
+                str(_("Router")),
+                reverse("grievances:router"),
+                str(_("The learned version in force, what it measured, and automatic dispatch.")),
+            )
+        )
     if user.is_superuser or permissions.has_any_role(user, GRIEVANCE_FIGURES_ROLES):
         nav.append(
             NavItem(

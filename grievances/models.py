@@ -9,6 +9,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -518,17 +519,66 @@ class ApiClient(models.Model):
         return self.name
 
 
-class RouterModel(models.Model):
-    """The router's learned half, retrained from accepted grievances by a beat task. The newest row is
-    the one in use."""
+class RouterModelState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    TRAINING = "training", _("Training")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
 
-    trained_at = models.DateTimeField()
-    samples = models.PositiveIntegerField()
-    labels = models.PositiveIntegerField()
-    payload = models.JSONField()
+
+class RouterModel(models.Model):
+    """One version of the router's learned half (grievances/router_model.py), trained by a Celery task from
+    the grievances agencies accepted in ``window_start … window_end``. At most one is in force; the others
+    stay so that an officer can compare them and switch back."""
+
+    state = models.CharField(
+        _("state"), max_length=10, choices=RouterModelState.choices, default=RouterModelState.QUEUED
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    # What the worker is doing, for the page that follows it; written outside the training's transaction.
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    stage = models.CharField(_("stage"), max_length=100, blank=True)
+    trained_at = models.DateTimeField(_("trained at"), null=True, blank=True)
+    window_start = models.DateTimeField(_("oldest grievance"), null=True, blank=True)
+    window_end = models.DateTimeField(_("newest grievance"), null=True, blank=True)
+    samples = models.PositiveIntegerField(_("grievances"), default=0)
+    labels = models.PositiveIntegerField(_("agencies"), default=0)
+    # joblib bytes of router_model.TextClassifier: only this application writes them.
+    model = models.BinaryField(default=b"", editable=False)
+    # Measured on the newest grievances of the window by a model trained on the older ones: top1, top3,
+    # threshold, coverage, precision, list_top1 (the list alone), usual_duties (agency → duty).
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    in_force = models.BooleanField(_("in force"), default=False)
+    activated_at = models.DateTimeField(_("put in force at"), null=True, blank=True)
 
     class Meta:
-        ordering = ["-trained_at", "-id"]
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("router model")
+        verbose_name_plural = _("router models")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["in_force"], condition=Q(in_force=True), name="router_model_one_in_force"
+            ),
+            # One version queued or training at a time (they are never in force, so "in_force" is constant).
+            models.UniqueConstraint(
+                fields=["in_force"],
+                condition=Q(state__in=[RouterModelState.QUEUED, RouterModelState.TRAINING]),
+                name="router_model_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=RouterModelState.values), name="router_model_state_valid"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="router_model_progress_at_most_100"),
+            models.CheckConstraint(
+                condition=Q(in_force=False) | Q(state=RouterModelState.READY),
+                name="router_model_in_force_only_when_ready",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"router {self.trained_at:%Y-%m-%d %H:%M} ({self.samples})"
+        return f"router #{self.pk} {self.get_state_display()} ({self.samples})"

@@ -391,3 +391,32 @@ def _calibrate(make: Callable[[], Any], matrix: Any, y: np.ndarray, real: int, p
     if not scores:
         return 1.0
     return fit_temperature(np.vstack(scores), np.concatenate(targets))
+
+
+# --- Measuring ---------------------------------------------------------------------------------------------
+
+
+def expected_calibration_error(confident: Sequence[tuple[float, bool]], bins: int = 10) -> float | None:
+    """How far the top-1 confidence is from how often it is right, weighted over ``bins`` equal bands."""
+    if not confident:
+        return None
+    bands: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
+    for p, right in confident:
+        bands[min(bins - 1, int(p * bins))].append((p, right))
+    gap = sum(
+        len(band) * abs(sum(p for p, _ in band) / len(band) - sum(r for _, r in band) / len(band))
+        for band in bands
+        if band
+    )
+    return round(gap / len(confident), 4)
+
+
+def threshold_for(confident: Sequence[tuple[float, bool]], target: float) -> float:
+    """The lowest top-1 confidence above which the top-1 was right at least ``target`` of the time; 1.0
+    (dispatch nothing by itself) when none reaches it."""
+    best, right, count = 1.0, 0, 0
+    for p, ok in sorted(confident, key=lambda pair: -pair[0]):
+        right, count = right + ok, count + 1
+        if right / count >= target:
+            best = p
+    return best

@@ -7,8 +7,11 @@ Two halves, each explainable to a dispatcher:
   and the grievance's words are scored against them (BM25-like: rare words count more). A territorial duty
   goes to the street where the grievance happened (the area rule). A duty that a ruling rewrote carries
   the ruling as its precedent.
-- **History** (once there is some): ``RouterModel`` holds a classifier trained on grievances that agencies
-  accepted (label = duty id), retrained by a beat task. Its weight grows with the number of examples.
+- **History** (once there is some): the ``RouterModel`` in force holds a scikit-learn classifier
+  (grievances/router_model.py) trained on the grievances agencies accepted, labelled by the agency that
+  finally handled each (after returns), a street office as "the street where it happened". It says which
+  agency; the list says which of that agency's duties. Its weight grows with the number of examples. A
+  model that fails to load is logged and routing falls back to the list alone (``status()`` says so).
 
 The result is a ranked list of ``Suggestion``; the confidences of one grievance's suggestions sum to at
 most 1. Routing touches the database only to load the index when an edition changes, so a grievance is
@@ -17,6 +20,7 @@ routed in a few milliseconds.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -24,6 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max
 
 from duty_lists.models import DutyRevision, DutyType, Edition, Layer, ParticipationRole
@@ -51,6 +56,11 @@ TEMPERATURE = 2.5
 # The history model's weight reaches one half at this many accepted grievances.
 HISTORY_HALF_WEIGHT_SAMPLES = 300
 RECHECK_SECONDS = 30.0
+# The label of every street office in the learned model: a territorial matter goes to the street where it
+# happened, so the model learns "a street's matter", not which street.
+STREET_LABEL = "street"
+
+logger = logging.getLogger(__name__)
 
 
 # Characters that glue words together rather than carry meaning: a bigram containing one (的人, 了一) spans
@@ -135,13 +145,27 @@ class _Index:
     max_idf: float = 1.0
 
 
+@dataclass
+class Learned:
+    """The learned half as routing uses it: the classifier of a RouterModel and what its training measured."""
+
+    classifier: Any  # grievances.router_model.TextClassifier
+    samples: int
+    model_id: int | None = None
+    usual_duties: dict[str, int] = field(default_factory=dict)
+    threshold: float | None = None
+    coverage: float | None = None  # of the newest grievances, the share dispatched from the threshold
+    precision: float | None = None  # of those, the share sent to the agency that finally handled them
+
+
 class _Cache:
     lock = threading.Lock()
     index: _Index | None = None
     checked_at = 0.0
-    history: Any = None
-    history_id: int | None = None
-    history_samples = 0
+    learned: Learned | None = None
+    learned_id: int | None = None
+    learned_checked_at = 0.0
+    load_error = ""
 
 
 def _stamp() -> Any:
@@ -220,26 +244,86 @@ def forget() -> None:
     """Drop the cached index and model (after publishing, retraining, or between tests)."""
     with _Cache.lock:
         _Cache.index = None
-        _Cache.history = None
-        _Cache.history_id = None
         _Cache.checked_at = 0.0
+        _Cache.learned = None
+        _Cache.learned_id = None
+        _Cache.learned_checked_at = 0.0
+        _Cache.load_error = ""
 
 
-def _history() -> tuple[Any, int]:
+def label_of(agency_id: int | None, *, street_office: bool) -> str:
+    """The learned model's label for the agency that handled (or would handle) a grievance."""
+    return STREET_LABEL if street_office else str(agency_id)
+
+
+def _entry_label(entry: Entry) -> str:
+    return label_of(entry.lead_id, street_office=entry.territorial)
+
+
+def learned() -> Learned | None:
+    """The model in force, loaded once per process and version (checked at most every 30 s); None when there
+    is none or it fails to load (then ``status()`` carries the error and the list routes alone)."""
     from grievances.models import RouterModel
+    from grievances.router_model import TextClassifier
 
-    latest = RouterModel.objects.order_by("-trained_at", "-id").values("id", "samples").first()
-    if latest is None:
-        return None, 0
-    from grievances.learning import TextClassifier
-
+    now = time.monotonic()
     with _Cache.lock:
-        if _Cache.history_id != latest["id"]:
-            payload = RouterModel.objects.values_list("payload", flat=True).get(pk=latest["id"])
-            _Cache.history = TextClassifier.from_dict(payload)
-            _Cache.history_id = latest["id"]
-            _Cache.history_samples = latest["samples"]
-        return _Cache.history, _Cache.history_samples
+        if _Cache.learned_checked_at and now - _Cache.learned_checked_at < RECHECK_SECONDS:
+            return _Cache.learned
+    current = RouterModel.objects.filter(in_force=True).values("id", "samples", "metrics").first()
+    with _Cache.lock:
+        _Cache.learned_checked_at = now
+        if current is None:
+            _Cache.learned, _Cache.learned_id, _Cache.load_error = None, None, ""
+            return None
+        if _Cache.learned_id == current["id"]:
+            return _Cache.learned
+        _Cache.learned_id = current["id"]
+        data = RouterModel.objects.values_list("model", flat=True).get(pk=current["id"])
+        try:
+            classifier = TextClassifier.loads(bytes(data))
+        except ValueError as error:
+            logger.error(
+                "router model #%s failed to load; routing by the list alone: %s", current["id"], error
+            )
+            _Cache.learned, _Cache.load_error = None, str(error)
+            return None
+        metrics = current["metrics"] or {}
+        _Cache.learned = Learned(
+            classifier=classifier,
+            samples=current["samples"],
+            model_id=current["id"],
+            usual_duties={str(k): int(v) for k, v in (metrics.get("usual_duties") or {}).items()},
+            threshold=metrics.get("threshold"),
+            coverage=metrics.get("coverage"),
+            precision=metrics.get("precision"),
+        )
+        _Cache.load_error = ""
+        return _Cache.learned
+
+
+def status() -> dict[str, Any]:
+    """What the dispatcher's pages say about the router: the model in force, or why the list routes alone,
+    and the auto-dispatch threshold in use."""
+    model = learned()
+    return {
+        "model_id": model.model_id if model else None,
+        "samples": model.samples if model else 0,
+        "load_error": _Cache.load_error,
+        "threshold": auto_dispatch_threshold(),
+        "measured": bool(model and model.threshold is not None),
+        "coverage": model.coverage if model else None,
+        "precision": model.precision if model else None,
+    }
+
+
+def auto_dispatch_threshold() -> float:
+    """The confidence from which a grievance is dispatched without a dispatcher: the one the model in force
+    measured on the office's own newest grievances for the target precision, else the setting."""
+    model = learned()
+    if model is not None and model.threshold is not None:
+        return float(model.threshold)
+    return float(settings.ZHIZE_AUTO_DISPATCH_CONFIDENCE)
 
 
 def _list_scores(idx: _Index, query: dict[str, float]) -> dict[int, tuple[float, list[str]]]:
@@ -285,6 +369,31 @@ def query_tokens(title: str, details: str = "") -> dict[str, float]:
     return query
 
 
+_IN_FORCE: Any = object()
+
+
+def _learned_shares(
+    idx: _Index, model: Learned, list_share: dict[int, float], text: str, title: str, k: int
+) -> dict[int, tuple[float, list[str]]]:
+    """The model's agency probabilities spread over that agency's duties the list matched, in the list's
+    proportions; an agency the list did not match gets the duty it usually handled, if that is still its."""
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for position in list_share:
+        by_label[_entry_label(idx.entries[position])].append(position)
+    shares: dict[int, tuple[float, list[str]]] = {}
+    for label, probability, words in model.classifier.rank(text, k * 2, title=title):
+        positions = by_label.get(label)
+        if positions:
+            total = sum(list_share[p] for p in positions) or 1.0
+            for p in positions:
+                shares[p] = (probability * list_share[p] / total, list(words))
+            continue
+        usual = idx.by_duty.get(model.usual_duties.get(label, -1))
+        if usual is not None and _entry_label(idx.entries[usual]) == label:
+            shares[usual] = (probability, list(words))
+    return shares
+
+
 def route(
     title: str,
     details: str = "",
@@ -292,8 +401,11 @@ def route(
     street: Any = None,
     exclude_agencies: frozenset[int] = frozenset(),
     k: int = TOP_K,
+    using: Any = _IN_FORCE,
 ) -> list[Suggestion]:
-    """Ranked suggestions for a grievance (its title and details) that happened in ``street``."""
+    """Ranked suggestions for a grievance (its title and details) that happened in ``street``. ``using`` is a
+    ``Learned`` to route with instead of the model in force (training measures a candidate so), or None for
+    the list alone."""
     idx = index()
     query = query_tokens(title, details)
     query_words = {w for w in segment(normalize(f"{title} {details[:MAX_DETAILS_CHARS]}")) if len(w) >= 2}
@@ -301,20 +413,23 @@ def route(
     list_share = _shares(idx, {p: s for p, (s, _) in raw.items()}, title)
     text = f"{title}\n{details[:MAX_DETAILS_CHARS]}"
 
-    model, samples = _history()
-    learned: dict[int, tuple[float, list[str]]] = {}
+    model: Learned | None = learned() if using is _IN_FORCE else using
+    learned_share: dict[int, tuple[float, list[str]]] = {}
+    history_weight = 0.0
     if model is not None:
-        for label, probability, words in model.rank(text, k * 2):
-            position = idx.by_duty.get(int(label))
-            if position is not None:
-                learned[position] = (probability, list(words))
-    history_weight = samples / (samples + HISTORY_HALF_WEIGHT_SAMPLES) if learned else 0.0
+        learned_share = _learned_shares(idx, model, list_share, text, title, k)
+        if learned_share:
+            history_weight = model.samples / (model.samples + HISTORY_HALF_WEIGHT_SAMPLES)
 
+    # The list's shares sum to how sure it is; what it leaves unclaimed goes to the model too, so that a
+    # grievance the list does not recognise is as confident as the model alone is.
+    list_weight = 1 - history_weight
+    model_weight = history_weight + list_weight * (1 - sum(list_share.values())) if learned_share else 0.0
     combined: dict[int, float] = defaultdict(float)
     for position, share in list_share.items():
-        combined[position] += (1 - history_weight) * share
-    for position, (probability, _) in learned.items():
-        combined[position] += history_weight * probability
+        combined[position] += list_weight * share
+    for position, (probability, _) in learned_share.items():
+        combined[position] += model_weight * probability
 
     suggestions: list[Suggestion] = []
     seen_duties: set[int] = set()
@@ -328,7 +443,7 @@ def route(
             continue
         seen_duties.add(entry.duty_id)
         words = raw.get(position, (0.0, []))[1]
-        learned_words = learned.get(position, (0.0, []))[1]
+        learned_words = learned_share.get(position, (0.0, []))[1]
         suggestions.append(
             Suggestion(
                 duty_id=entry.duty_id,

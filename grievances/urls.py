@@ -7,7 +7,7 @@ status link, printed on SMS and receipts.
 
 from django.urls import path
 
-from grievances.views import citizen, detail, dispatch, figures, handovers, orders, whistles
+from grievances.views import citizen, detail, dispatch, figures, handovers, orders, router, whistles
 
 app_name = "grievances"
 
@@ -16,6 +16,10 @@ urlpatterns = [
     path("grievances/queue/", dispatch.queue, name="queue"),
     path("grievances/inbox/", orders.inbox, name="inbox"),
     path("grievances/figures/", figures.figures, name="figures"),
+    path("grievances/router/", router.router, name="router"),
+    path("grievances/router/status/", router.router_status, name="router_status"),
+    path("grievances/router/retrain/", router.retrain, name="router_retrain"),
+    path("grievances/router/<int:pk>/activate/", router.activate, name="router_activate"),
     path("grievances/whistles/", whistles.whistle_list, name="whistle_list"),
     path("grievances/whistles/new/", whistles.whistle_new, name="whistle_new"),
     path("grievances/whistles/<int:pk>/", whistles.whistle_detail, name="whistle_detail"),

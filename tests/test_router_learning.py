@@ -1,5 +1,5 @@
-"""The learned half of routing (grievances/learning.py) and evaluate_router, which measures the scikit-learn
-model (grievances/router_model.py) against issue 9's baseline.
+"""evaluate_router, which measures the scikit-learn router model (grievances/router_model.py) against
+issue 9's baseline. The model itself is tested in tests/test_router_model.py.
 
 The sentences below are made up for these tests; the citizens' messages are only read from shared/data.
 """
@@ -16,7 +16,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from grievances.learning import ROW_LIMIT, TextClassifier, tokenize
 from grievances.management.commands.evaluate_router import held_out_share
 from tests.data import shared_file
 
@@ -37,104 +36,6 @@ EXAMPLES = [
     ("出租车司机拒载绕路，乱收费", "交通"),
     ("道路坑洼不平，下雨积水，车辆无法通行", "交通"),
 ]
-
-
-@pytest.fixture(scope="module")
-def model() -> TextClassifier:
-    return TextClassifier.train([text for text, _ in EXAMPLES], [label for _, label in EXAMPLES])
-
-
-@pytest.mark.parametrize(
-    ("text", "label"),
-    [
-        ("晚上工地施工噪音扰民", "环境"),
-        ("学校乱收补课费", "教育"),
-        ("公交车站太远，出行不方便", "交通"),
-        ("河水被工厂污水污染", "环境"),
-    ],
-)
-def test_ranks_the_right_label_first(model: TextClassifier, text: str, label: str) -> None:
-    assert model.rank(text, 3)[0][0] == label
-
-
-def test_probabilities_are_ordered_within_0_and_1_and_sum_to_at_most_1(model: TextClassifier) -> None:
-    ranking = model.rank("工地晚上施工噪音，学生没法休息", 3)
-
-    assert [label for label, _, _ in ranking] and len(ranking) == 3
-    probabilities = [probability for _, probability, _ in ranking]
-    assert all(0.0 <= p <= 1.0 for p in probabilities)
-    assert probabilities == sorted(probabilities, reverse=True)
-    assert sum(probabilities) <= 1.0 + 1e-9
-
-
-def test_explains_with_words_of_the_text_that_weighed_for_the_label(model: TextClassifier) -> None:
-    label, _, words = model.rank("晚上施工噪音扰民", 1)[0]
-
-    assert label == "环境"
-    assert words and "噪音" in words
-    # A bigram straddling two words (施工|噪音 → 工噪) explains nothing to a dispatcher.
-    assert "工噪" not in words
-    assert all(word in "晚上施工噪音扰民" for word in words)
-
-
-def test_round_trip_through_json_ranks_identically(model: TextClassifier) -> None:
-    copy = TextClassifier.from_dict(json.loads(json.dumps(model.to_dict(), ensure_ascii=False)))
-
-    for text in ["晚上施工噪音扰民", "学校乱收补课费", "出租车绕路", "下雨积水，学生上学不方便"]:
-        assert copy.rank(text, 3) == model.rank(text, 3)
-    assert copy.labels == model.labels and copy.temperature == model.temperature
-
-
-def test_training_is_deterministic() -> None:
-    texts, labels = [text for text, _ in EXAMPLES], [label for _, label in EXAMPLES]
-
-    assert TextClassifier.train(texts, labels).to_dict() == TextClassifier.train(texts, labels).to_dict()
-
-
-def test_text_with_no_known_token_gets_no_candidates(model: TextClassifier) -> None:
-    assert model.rank("今天去公园散步", 3) == []
-    assert model.rank("", 3) == []
-
-
-def test_text_the_model_barely_knows_gets_low_confidence(model: TextClassifier) -> None:
-    # One known word (晚上) among many the model never saw: far from anything to dispatch on.
-    ranking = model.rank("晚上和朋友去看电影，电影很好看，爆米花也好吃，回家路上聊了很久", 3)
-
-    assert ranking and ranking[0][1] < 0.5
-
-
-def test_prior_documents_teach_a_label_with_no_examples() -> None:
-    texts, labels = [text for text, _ in EXAMPLES], [label for _, label in EXAMPLES]
-    priors = {"医疗": ["医院收费", "医生态度", "看病难", "药品价格"]}
-
-    model = TextClassifier.train(texts, labels, prior_documents=priors)
-
-    assert "医疗" in model.labels
-    assert model.rank("医院看病难，药品价格太高", 1)[0][0] == "医疗"
-
-
-def test_thousands_of_labels_rank_only_what_the_text_touches() -> None:
-    # 2,000 labels (duty ids) that share one common word: the common word may weigh for a few labels only
-    # (ROW_LIMIT), so a text is still ranked by its own words, and untouched labels share the rest.
-    texts, labels = [], []
-    for duty in range(2000):
-        texts += [f"duty{duty} code{duty % 97} common", f"duty{duty} area{duty % 89} common"]
-        labels += [str(duty), str(duty)]
-    model = TextClassifier.train(texts, labels)
-
-    ranking = model.rank("duty1234 code70 common", 5)
-
-    assert ranking[0][0] == "1234"
-    assert len(ranking) == 5 and sum(p for _, p, _ in ranking) <= 1.0 + 1e-9
-    assert len(model.labels) == 2000
-    assert max(len(row) // 2 for row in model.to_dict()["rows"]) <= ROW_LIMIT
-
-
-def test_tokens_are_words_and_bigrams() -> None:
-    tokens = tokenize("占道经营ＡＢＣ")
-
-    assert "经营" in tokens and "道经" in tokens  # a word and a bigram straddling two words
-    assert "abc" in tokens  # full-width letters normalised and lowercased
 
 
 # --- evaluate_router ---------------------------------------------------------------------------------------

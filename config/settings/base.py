@@ -172,7 +172,9 @@ ZHIZE_SEARCH_RELOAD_IN_BACKGROUND = env_bool("ZHIZE_SEARCH_RELOAD_IN_BACKGROUND"
 
 # --- Grievances ----------------------------------------------------------------------------------------
 # Dispatch automatically when the router is at least this sure; below it the grievance waits for a dispatcher.
+# Used until a router version measured its own threshold on the office's history (for this precision).
 ZHIZE_AUTO_DISPATCH_CONFIDENCE = float(env_str("ZHIZE_AUTO_DISPATCH_CONFIDENCE", "0.85") or 0.85)
+ZHIZE_AUTO_DISPATCH_PRECISION = float(env_str("ZHIZE_AUTO_DISPATCH_PRECISION", "0.95") or 0.95)
 # A grievance returned this many times, or sent to this many agencies, becomes a pushback dispute.
 ZHIZE_BOUNCE_RETURNS = env_int("ZHIZE_BOUNCE_RETURNS", 2)
 ZHIZE_BOUNCE_AGENCIES = env_int("ZHIZE_BOUNCE_AGENCIES", 3)

@@ -25,7 +25,12 @@ from grievances.services.publicity import (
     grievance_unpublish,
     publication_proposal,
 )
-from grievances.services.training import router_train
+from grievances.services.training import (
+    router_model_activate,
+    router_model_withdraw,
+    router_train,
+    router_training_request,
+)
 from grievances.services.twoway import (
     handover_complete,
     handover_report,
@@ -63,7 +68,10 @@ __all__ = [
     "order_answer",
     "order_return",
     "publication_proposal",
+    "router_model_activate",
+    "router_model_withdraw",
     "router_train",
+    "router_training_request",
     "summons_report",
     "summonses_flag_late",
     "unlisted_clusters_check",

@@ -236,7 +236,7 @@ def _route(
         auto_dispatch
         and best is not None
         and best.agency_id is not None
-        and best.confidence >= settings.ZHIZE_AUTO_DISPATCH_CONFIDENCE
+        and best.confidence >= routing.auto_dispatch_threshold()
         and grievance.state in TRANSITIONS["dispatch"]
     ):
         from core.actors import SYSTEM

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from arbitration.views.common import Countdown, refuse_if_forbidden
 from core.errors import ApplicationError
 from duty_lists.models import Agency, AgencyLevel, Duty
-from grievances import selectors
+from grievances import routing, selectors
 from grievances.forms import (
     DispatchForm,
     FeedbackForm,
@@ -157,7 +157,12 @@ def queue(request: HttpRequest) -> HttpResponse:
                 returns=returns,
             )
         )
-    context = {"page": page, "rows": rows, "overdue_count": sum(r.countdown.is_overdue for r in rows)}
+    context = {
+        "page": page,
+        "rows": rows,
+        "overdue_count": sum(r.countdown.is_overdue for r in rows),
+        "router": routing.status(),
+    }
     return render(request, "grievances/queue.html", context)
 
 
