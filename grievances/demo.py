@@ -368,6 +368,22 @@ def _load(client: ApiClient) -> None:
     _handovers(street)
 
 
+def first_dispatch_kpi() -> str:
+    """The loop's headline figure, printed by ``load_demo``: of the grievances an agency has accepted or
+    returned after their first dispatch, how many the first agency accepted."""
+    from grievances.selectors import grievance_stats
+
+    (overall,) = grievance_stats()
+    decided = overall.counts.get("first_decided", 0)
+    if not decided or overall.first_dispatch_success_rate is None:
+        return "First-dispatch success: no grievance decided yet"
+    accepted = round(overall.first_dispatch_success_rate * decided)
+    return (
+        f"First-dispatch success: {accepted} of {decided} "
+        f"({overall.first_dispatch_success_rate:.0%}) accepted by the first agency asked"
+    )
+
+
 # --- Citizens' messages of shared/data, for a realistic queue ---------------------------------------------
 
 MESSAGES_FILE = Path("tipdm2020") / "messages_unlabelled.csv"

@@ -4,6 +4,7 @@ the office approves — while an agency it does not touch still gets a 404."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -14,7 +15,14 @@ from django.test import Client
 from arbitration.models import Dispute
 from duty_lists.demo import DEMO_PASSWORD, PEOPLE
 from duty_lists.models import Agency, AmendmentState, Role
-from duty_lists.services import amendment_approve, amendment_give_opinion, amendment_pass_legal_review
+from duty_lists.services import (
+    amendment_approve,
+    amendment_give_opinion,
+    amendment_pass_legal_review,
+    edition_publish,
+)
+from grievances import routing
+from grievances.models import Grievance
 
 
 def _signed_in(username: str) -> Client:
@@ -74,6 +82,17 @@ def test_the_demo_accounts_take_the_rulings_amendment_through_joint_review_to_ap
     amendment = amendment_approve(actor=_user("officer"), amendment=amendment)
     assert amendment.state == AmendmentState.APPROVED
 
+    # The loop closes: the next edition carries the ruling, and the demo's grievance about the matter the
+    # ruling settled (shared bicycles) now goes first to the duty it wrote and the agency it named.
+    grievance = Grievance.objects.get(external_id="demo-09")
+    before = routing.route(grievance.title, grievance.details, street=grievance.street)
+    edition_publish(actor=_user("officer"), duty_list=amendment.duty_list, note="裁决写回")
+    routing.forget()
+    after = routing.route(grievance.title, grievance.details, street=grievance.street)[0]
+    lead = amendment.duty.revisions.get(valid_until__isnull=True).participations.get(role="lead").agency
+    assert amendment.duty_id not in {s.duty_id for s in before}  # a gap until the ruling
+    assert (after.duty_id, after.agency_id) == (amendment.duty_id, lead.pk)
+
 
 @pytest.mark.django_db
 def test_the_printed_demo_logins_name_the_joint_reviewers_and_their_agencies() -> None:
@@ -84,3 +103,4 @@ def test_the_printed_demo_logins_name_the_joint_reviewers_and_their_agencies() -
     printed = out.getvalue()
     assert "staff_sfj" in printed and "区司法局" in printed
     assert "staff_czj" in printed and "区财政局" in printed
+    assert re.search(r"First-dispatch success: \d+ of \d+ \(\d+%\)", printed)

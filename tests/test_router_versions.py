@@ -246,3 +246,36 @@ def test_a_new_edition_queues_retraining_when_there_is_history(
     monkeypatch.setattr(services, "router_training_request", request)
     assert tasks.retrain_router.run("edition test") == 7
     assert requested == ["edition test"]
+
+
+# --- Bad input: a clear error, nothing saved ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "", "details": "工地凌晨还在施工"}, "title"),
+        ({"title": "   ", "details": ""}, "title"),
+        ({"title": "夜里施工噪音", "details": "吵" * 20_001}, "details"),
+    ],
+)
+def test_an_api_grievance_with_empty_or_oversized_text_is_a_400_naming_the_field(
+    login, world, dispatcher, body, field
+):
+    response = login(dispatcher).post(
+        "/api/v1/grievances/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["details"]
+    assert not Grievance.objects.exists()
+
+
+def test_the_service_refuses_oversized_details_whatever_the_path(dispatcher, world):
+    with pytest.raises(ApplicationError) as refused:
+        services.grievance_receive(
+            actor=dispatcher, title="夜里施工噪音", details="吵" * 20_001, street=world.street, route=False
+        )
+
+    assert "20000" in str(refused.value.extra["details"][0]).replace(",", "")
+    assert not Grievance.objects.exists()

@@ -30,6 +30,7 @@ from grievances.models import (
     Whistle,
     WorkOrder,
 )
+from grievances.services.grievances import MAX_DETAILS_CHARS
 
 # --- Outputs --------------------------------------------------------------------------------------------
 
@@ -346,7 +347,7 @@ def _text(**kwargs: Any) -> Any:
 
 class GrievanceCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300)
-    details = _text()
+    details = _text(max_length=MAX_DETAILS_CHARS)
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.HOTLINE)
     kind = serializers.ChoiceField(choices=GrievanceKind.choices, default=GrievanceKind.COMPLAINT)
     urgency = serializers.ChoiceField(choices=GrievanceUrgency.choices, default=GrievanceUrgency.NORMAL)

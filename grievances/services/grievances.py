@@ -75,9 +75,15 @@ def _require(grievance: Grievance, action: str) -> None:
 # --- Intake ---------------------------------------------------------------------------------------------
 
 
+# A hotline record, a web form or an Open311 description: long ones run to a few thousand characters. More
+# is a pasted document (or an attack on the router's time), refused with a message rather than cut.
+MAX_DETAILS_CHARS = 20_000
+
+
 def _validate_intake(
     *,
     title: str,
+    details: str,
     channel: str,
     kind: str,
     urgency: str,
@@ -87,6 +93,10 @@ def _validate_intake(
     errors: dict[str, list[str]] = {}
     if not title.strip():
         errors["title"] = [_("Required.")]
+    if len(details) > MAX_DETAILS_CHARS:
+        errors["details"] = [
+            _("At most %(max)s characters; this has %(n)s.") % {"max": MAX_DETAILS_CHARS, "n": len(details)}
+        ]
     if channel not in Channel.values:
         errors["channel"] = [_("Unknown channel.")]
     if kind not in GrievanceKind.values:
@@ -136,7 +146,13 @@ def grievance_receive(
             _same_request(previous, title, details)
             return previous, False
     errors = _validate_intake(
-        title=title, channel=channel, kind=kind, urgency=urgency, street=street, district=district
+        title=title,
+        details=details,
+        channel=channel,
+        kind=kind,
+        urgency=urgency,
+        street=street,
+        district=district,
     )
     for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
         if value is not None and not -bound <= float(value) <= bound:

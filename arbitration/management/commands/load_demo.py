@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from arbitration.demo import load_arbitration_demo
 from duty_lists.demo import DEMO_PASSWORD, load_demo
-from grievances.demo import DEMO_OPEN311_CLIENT, load_grievance_demo
+from grievances.demo import DEMO_OPEN311_CLIENT, first_dispatch_kpi, load_grievance_demo
 
 
 class Command(BaseCommand):
@@ -24,3 +24,4 @@ class Command(BaseCommand):
             self.stdout.write(f"  {person.login_line}")
         if open311_key:
             self.stdout.write(f"Demo Open311 API key ({DEMO_OPEN311_CLIENT}): {open311_key}")
+        self.stdout.write(f"Demo {first_dispatch_kpi()}.")
