@@ -148,6 +148,21 @@ def test_retraining_is_for_the_office_and_a_second_request_returns_the_pending_o
     assert RouterModel.objects.count() == 1
 
 
+def test_a_version_whose_worker_was_lost_does_not_block_retraining(
+    officer, django_capture_on_commit_callbacks
+):
+    lost = RouterModel.objects.create(
+        state=RouterModelState.TRAINING, created_at=timezone.now() - timedelta(hours=2), progress=45
+    )
+
+    with django_capture_on_commit_callbacks(execute=False):
+        fresh = services.router_training_request(actor=officer)
+
+    lost.refresh_from_db()
+    assert lost.state == RouterModelState.FAILED and lost.error
+    assert fresh != lost and fresh.state == RouterModelState.QUEUED
+
+
 def test_an_officer_switches_versions_and_outsiders_may_not(dispatcher, world, agency_b, officer, member_a):
     _history(dispatcher, world, agency_b)
     first = _train()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -47,6 +47,8 @@ TAUGHT_STATES = (
     GrievanceState.CLOSED,
 )
 PENDING = (RouterModelState.QUEUED, RouterModelState.TRAINING)
+# Longer than the task's time limit (16 minutes) plus a wait in the queue.
+STALE_AFTER = timedelta(hours=1)
 NEVER = 1.01  # a threshold no confidence reaches: every grievance waits for a dispatcher
 
 
@@ -65,6 +67,7 @@ def router_training_request(*, actor: Any, reason: str = "") -> RouterModel:
     returned (a second click, the nightly job and a new edition do not train twice at once)."""
     if not _may_train(actor):
         raise PermissionRefused(_("Only the editorial office retrains the router."))
+    _fail_stale()
     pending = RouterModel.objects.filter(state__in=PENDING).first()
     if pending is not None:
         return pending
@@ -81,6 +84,21 @@ def router_training_request(*, actor: Any, reason: str = "") -> RouterModel:
     except IntegrityError:  # another request won the race for the one pending version
         return RouterModel.objects.filter(state__in=PENDING).get()
     return model
+
+
+def _fail_stale() -> None:
+    """A version still queued or training long after the task's time limit lost its worker (killed, or the
+    broker forgot the task): marked failed, so that it does not block retraining for ever."""
+    stale = RouterModel.objects.filter(state__in=PENDING, created_at__lt=timezone.now() - STALE_AFTER)
+    for model_id in stale.values_list("pk", flat=True):
+        updated = RouterModel.objects.filter(pk=model_id, state__in=PENDING).update(
+            state=RouterModelState.FAILED,
+            stage=_("Failed"),
+            error=_("No worker finished it within %(minutes)s minutes.")
+            % {"minutes": int(STALE_AFTER.total_seconds() // 60)},
+        )
+        if updated:
+            logger.warning("router model #%s lost its worker; marked failed", model_id)
 
 
 def _enqueue(model_id: int) -> None:
