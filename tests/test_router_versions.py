@@ -73,7 +73,7 @@ def test_a_version_learned_by_final_agency_beats_the_list_and_is_put_in_force(
     assert model.state == RouterModelState.READY and model.in_force
     m = model.metrics
     assert (m["train_size"], m["test_size"]) == (48, 12)  # the newest fifth, by acceptance time
-    assert m["top1"] > m["list_top1"]
+    assert m["top1"] > m["list_top1"] and m["history_top1"] >= m["list_top1"]
     assert model.window_start is not None and model.window_end is not None
     assert model.window_start < model.window_end
     assert 0 < m["threshold"] <= 1 and m["precision"] >= m["target_precision"] and m["coverage"] > 0

@@ -285,6 +285,11 @@ def _train_version(model: RouterModel, rows: list[_Row], *, actor: Any, min_samp
         _progress(model.pk, 45, _("Measuring it on the newest fifth"))
         measured = _measure(newest, candidate)
         list_alone = _measure(newest, None)
+        history_alone = sum(
+            bool(ranked) and ranked[0][0] == row.label
+            for row in newest
+            for ranked in [candidate.classifier.rank(f"{row.title}\n{row.details}", 1, title=row.title)]
+        )
         confident = measured.pop("_confident")
         metrics.update(measured)
         metrics.update(_auto_dispatch(confident, target))
@@ -294,6 +299,7 @@ def _train_version(model: RouterModel, rows: list[_Row], *, actor: Any, min_samp
                 "test_size": len(newest),
                 "list_top1": list_alone["top1"],
                 "list_top3": list_alone["top3"],
+                "history_top1": round(history_alone / len(newest), 4),
                 "measured_from": newest[0].accepted_at.isoformat(),
             }
         )

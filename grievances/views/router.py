@@ -49,6 +49,7 @@ def _row(model: RouterModel) -> dict[str, Any]:
         "pending": model.state in PENDING_STATES,
         "top1": _percent(m.get("top1")),
         "list_top1": _percent(m.get("list_top1")),
+        "history_top1": _percent(m.get("history_top1")),
         "top3": _percent(m.get("top3")),
         "threshold": "—" if m.get("threshold") is None or m["threshold"] > 1 else _percent(m["threshold"]),
         "coverage": _percent(m.get("coverage")),
