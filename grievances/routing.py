@@ -172,46 +172,87 @@ def _stamp() -> Any:
     return (Edition.objects.aggregate(m=Max("id"))["m"], DutyRevision.objects.aggregate(m=Max("id"))["m"])
 
 
-def _build(stamp: Any) -> _Index:
-    from duty_lists.selectors import revisions_in_force
+def entry_of(revision: Any) -> tuple[Entry, dict[str, str]]:
+    """A revision in force (with its participations, classification and category loaded) as an index entry
+    and the texts it is found by."""
+    lead = next((p for p in revision.participations.all() if p.role == ParticipationRole.LEAD), None)
+    ruling = None
+    if revision.source_ref.startswith("arbitration.ruling:"):
+        ruling = int(revision.source_ref.rsplit(":", 1)[1])
+    classification = revision.classification
+    return _entry(
+        revision_id=revision.pk,
+        duty_id=revision.duty_id,
+        code=revision.code,
+        title=revision.title,
+        duty_list=revision.duty_list.code,
+        lead=lead.agency if lead else None,
+        territorial=revision.duty_type == DutyType.TERRITORIAL or revision.layer == Layer.STREET,
+        precedent_ruling=ruling,
+        classification=classification.name if classification else "",
+        category=classification.category.name if classification else "",
+        keywords=[str(k) for k in revision.keywords],
+        synonyms=[str(s) for s in revision.synonyms],
+        description=revision.description,
+    )
 
+
+def _entry(
+    *,
+    revision_id: int,
+    duty_id: int,
+    code: str,
+    title: str,
+    duty_list: str,
+    lead: Any,
+    territorial: bool,
+    precedent_ruling: int | None,
+    classification: str,
+    category: str,
+    keywords: list[str],
+    synonyms: list[str],
+    description: str,
+) -> tuple[Entry, dict[str, str]]:
+    entry = Entry(
+        revision_id=revision_id,
+        duty_id=duty_id,
+        code=code,
+        title=title,
+        duty_list=duty_list,
+        lead_id=lead.pk if lead else None,
+        lead_name=lead.name if lead else "",
+        territorial=territorial,
+        precedent_ruling=precedent_ruling,
+        category=category,
+        terms=frozenset(normalize(t) for t in (title, *keywords, *synonyms) if t),
+    )
+    fields = {
+        "title": title,
+        "terms": " ".join((*keywords, *synonyms)),
+        "classification": classification,
+        "category": category,
+        "description": description,
+    }
+    return entry, fields
+
+
+def entry_tokens(fields: dict[str, str]) -> dict[str, float]:
+    """The weight of each token of an entry's texts: its best field's weight."""
+    weights: dict[str, float] = {}
+    for name, text in fields.items():
+        for token, factor in weighted_tokens(text).items():
+            weights[token] = max(weights.get(token, 0.0), WEIGHTS[name] * factor)
+    return weights
+
+
+def index_of(items: list[tuple[Entry, dict[str, str]]], stamp: Any = None) -> _Index:
+    """An index over these entries: the list in force, or a list as an amendment would leave it."""
     entries: list[Entry] = []
     postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    revisions = revisions_in_force().order_by("duty_list__code", "code")
-    for revision in revisions:
-        lead = next((p for p in revision.participations.all() if p.role == ParticipationRole.LEAD), None)
-        ruling = None
-        if revision.source_ref.startswith("arbitration.ruling:"):
-            ruling = int(revision.source_ref.rsplit(":", 1)[1])
-        entry = Entry(
-            revision_id=revision.pk,
-            duty_id=revision.duty_id,
-            code=revision.code,
-            title=revision.title,
-            duty_list=revision.duty_list.code,
-            lead_id=lead.agency_id if lead else None,
-            lead_name=lead.agency.name if lead else "",
-            territorial=revision.duty_type == DutyType.TERRITORIAL or revision.layer == Layer.STREET,
-            precedent_ruling=ruling,
-            category=revision.classification.category.name if revision.classification else "",
-            terms=frozenset(
-                normalize(str(t)) for t in (revision.title, *revision.keywords, *revision.synonyms) if t
-            ),
-        )
+    for entry, fields in items:
         position = len(entries)
         entries.append(entry)
-        fields = {
-            "title": revision.title,
-            "terms": " ".join(str(t) for t in (*revision.keywords, *revision.synonyms)),
-            "classification": revision.classification.name if revision.classification else "",
-            "category": entry.category,
-            "description": revision.description,
-        }
-        weights: dict[str, float] = {}
-        for name, text in fields.items():
-            for token, factor in weighted_tokens(text).items():
-                weights[token] = max(weights.get(token, 0.0), WEIGHTS[name] * factor)
-        for token, weight in weights.items():
+        for token, weight in entry_tokens(fields).items():
             postings[token].append((position, weight))
     n = max(len(entries), 1)
     idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
@@ -223,6 +264,16 @@ def _build(stamp: Any) -> _Index:
         by_duty={e.duty_id: i for i, e in enumerate(entries)},
         max_idf=math.log(1 + (n - 0.5) / 1.5),
     )
+
+
+def items_in_force() -> list[tuple[Entry, dict[str, str]]]:
+    from duty_lists.selectors import revisions_in_force
+
+    return [entry_of(r) for r in revisions_in_force().order_by("duty_list__code", "code")]
+
+
+def _build(stamp: Any) -> _Index:
+    return index_of(items_in_force(), stamp)
 
 
 def index() -> _Index:
@@ -402,11 +453,12 @@ def route(
     exclude_agencies: frozenset[int] = frozenset(),
     k: int = TOP_K,
     using: Any = _IN_FORCE,
+    list_index: _Index | None = None,
 ) -> list[Suggestion]:
     """Ranked suggestions for a grievance (its title and details) that happened in ``street``. ``using`` is a
     ``Learned`` to route with instead of the model in force (training measures a candidate so), or None for
-    the list alone."""
-    idx = index()
+    the list alone. ``list_index`` routes by another list than the one in force (the what-if replay)."""
+    idx = list_index or index()
     query = query_tokens(title, details)
     query_words = {w for w in segment(normalize(f"{title} {details[:MAX_DETAILS_CHARS]}")) if len(w) >= 2}
     raw = _list_scores(idx, query)
