@@ -123,3 +123,52 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class Job(models.Model):
+    """A long piece of work a person asked for (a gap search, a what-if replay), run by a Celery worker
+    while the page that asked follows its progress. ``kind`` names a runner an app registered with
+    ``core.jobs.register``: core knows no domain."""
+
+    kind = models.CharField(_("kind"), max_length=50)
+    params = models.JSONField(default=dict, blank=True)
+    # What the job is about, for finding the latest run of it ("duty_lists.amendment:12").
+    target = models.CharField(max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=JobState.choices, default=JobState.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    stage = models.CharField(_("stage"), max_length=100, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["kind", "target", "-created_at"], name="job_kind_target")]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=JobState.values), name="job_state_valid"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="job_progress_at_most_100"),
+            # One run of a kind on a target at a time: a second click joins the first.
+            models.UniqueConstraint(
+                fields=["kind", "target"],
+                condition=Q(state__in=["queued", "running"]),
+                name="job_one_running_per_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} {self.state}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in (JobState.QUEUED, JobState.RUNNING)

@@ -37,3 +37,14 @@ def verify_audit_chain() -> dict[str, object]:
             reason=report.problem,
         )
     return {"checked": report.checked, "ok": report.ok, "problem": report.problem}
+
+
+# A job runs as long as its runner needs (a replay of six months of grievances takes minutes): acknowledged
+# at the start so that a long run is never handed to a second worker; a job a lost worker left "running"
+# is failed by job_start after an hour, so that a new one may start.
+@shared_task(acks_late=False, soft_time_limit=1800, time_limit=1860)
+def run_job(job_id: int) -> str:
+    from core.jobs import job_run
+
+    job = job_run(job_id=job_id)
+    return job.state if job else "gone"
