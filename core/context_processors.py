@@ -155,6 +155,14 @@ def _grievance_nav(user: Any) -> list[NavItem]:
                 str(_("Matters streets and district agencies hand each other, against their deadlines.")),
             )
         )
+    if user.is_superuser or permissions.is_editorial_officer(user):
+        nav.append(
+            NavItem(
+                str(_("Gap finder")),
+                reverse("grievances:gaps"),
+                str(_("Groups of grievances the list serves badly, found before the agencies quarrel.")),
+            )
+        )
     if user.is_superuser or permissions.is_editorial_officer(user) or permissions.is_dispatcher(user):
         nav.append(
             NavItem(

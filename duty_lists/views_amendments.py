@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
-from duty_lists import permissions, selectors, services
+from duty_lists import hooks, permissions, selectors, services
 from duty_lists.diff import COMPARED_FIELDS, comparable
 from duty_lists.forms import (
     AmendmentForm,
@@ -562,6 +562,7 @@ def _render_detail(
         and (user.is_superuser or services.TRANSITIONS["submit"].who(user, amendment)),
         "may_publish": amendment.state == S.APPROVED
         and (user.is_superuser or permissions.is_editorial_officer(user)),
+        "extra_actions": hooks.actions_for_amendment(user, amendment),
     }
     return render(request, "duty_lists/amendments/detail.html", context, status=status)
 

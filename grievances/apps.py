@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +14,10 @@ class GrievancesConfig(AppConfig):
         edition_published.connect(_reroute_after_edition, dispatch_uid="grievances.reroute_after_edition")
         edition_published.connect(_rescore_after_edition, dispatch_uid="grievances.rescore_after_edition")
         edition_published.connect(_retrain_after_edition, dispatch_uid="grievances.retrain_after_edition")
+        _register_jobs()
+        from duty_lists import hooks
+
+        hooks.amendment_actions.append(_replay_action)
 
 
 def _reroute_after_edition(sender: object, edition: object, **kwargs: object) -> None:
@@ -32,3 +38,41 @@ def _retrain_after_edition(sender: object, edition: object, **kwargs: object) ->
     from grievances.tasks import retrain_router
 
     retrain_router.delay(f"edition {edition}")
+
+
+def _office(user: object) -> bool:
+    from duty_lists.permissions import is_editorial_officer
+
+    return bool(getattr(user, "is_superuser", False) or is_editorial_officer(user))
+
+
+def _register_jobs() -> None:
+    from core import jobs
+
+    jobs.register("grievances.gaps", run=_gaps_job, may_start=_office, label=_("Gap search"))
+    jobs.register("grievances.replay", run=_replay_job, may_start=_office, label=_("What-if replay"))
+
+
+def _gaps_job(job: Any, progress: Any) -> dict[str, Any]:
+    from grievances.gaps import find_gaps
+
+    return find_gaps(days=int(job.params.get("days", 90)), progress=progress)
+
+
+def _replay_job(job: Any, progress: Any) -> dict[str, Any]:
+    from duty_lists.models import Amendment
+    from grievances.replay import replay
+
+    amendment = Amendment.objects.select_related("duty_list", "duty").get(pk=job.params["amendment"])
+    return replay(amendment, months=int(job.params.get("months", 6)), progress=progress)
+
+
+def _replay_action(user: Any, amendment: Any) -> tuple[str, str] | None:
+    """The what-if replay, offered on an amendment still under review to the editorial office."""
+    from django.urls import reverse
+
+    from grievances.views.intelligence import OPEN_AMENDMENT_STATES
+
+    if not _office(user) or amendment.state not in OPEN_AMENDMENT_STATES:
+        return None
+    return str(_("What if? Replay the grievances")), reverse("grievances:replay", args=[amendment.pk])

@@ -99,9 +99,12 @@ def find_gaps(*, days: int = DAYS, progress: Progress | None = None) -> dict[str
     for position, label in enumerate(labels):
         members_of[int(label)].append(position)
     shown = [p for p in sorted(members_of.values(), key=len, reverse=True) if len(p) >= MIN_CLUSTER]
+    overall = np.asarray(matrix.mean(axis=0)).ravel()
     for n, positions in enumerate(shown):
         report(70 + int(25 * n / max(len(shown), 1)), "describing")
-        clusters.append(_describe([rows[p] for p in positions], matrix[positions], vocabulary, names, now))
+        clusters.append(
+            _describe([rows[p] for p in positions], matrix[positions], overall, vocabulary, names, now)
+        )
     result["clusters"] = clusters
     report(100, "done")
     return result
@@ -119,9 +122,16 @@ def _word_names(union: Any) -> dict[int, str]:
 
 
 def _describe(
-    rows: list[dict[str, Any]], matrix: Any, vocabulary: dict[int, str], names: dict[int, str], now: datetime
+    rows: list[dict[str, Any]],
+    matrix: Any,
+    overall: np.ndarray,
+    vocabulary: dict[int, str],
+    names: dict[int, str],
+    now: datetime,
 ) -> dict[str, Any]:
-    weights = np.asarray(matrix.mean(axis=0)).ravel()
+    # The group's telling words are those it uses more than the other candidates do ("请相关部门处理" is in
+    # every message and tells nothing).
+    weights = np.asarray(matrix.mean(axis=0)).ravel() - overall
     words: list[str] = []
     for column in np.argsort(-weights):
         word = vocabulary.get(int(column))
@@ -154,6 +164,7 @@ def _describe(
         "closest_duties": [
             {
                 "duty_id": s.duty_id,
+                "list": s.duty_list,
                 "code": s.duty_code,
                 "title": s.duty_title,
                 "agency": s.agency_name,

@@ -7,7 +7,17 @@ status link, printed on SMS and receipts.
 
 from django.urls import path
 
-from grievances.views import citizen, detail, dispatch, figures, handovers, orders, router, whistles
+from grievances.views import (
+    citizen,
+    detail,
+    dispatch,
+    figures,
+    handovers,
+    intelligence,
+    orders,
+    router,
+    whistles,
+)
 
 app_name = "grievances"
 
@@ -16,6 +26,10 @@ urlpatterns = [
     path("grievances/queue/", dispatch.queue, name="queue"),
     path("grievances/inbox/", orders.inbox, name="inbox"),
     path("grievances/figures/", figures.figures, name="figures"),
+    path("grievances/gaps/", intelligence.gaps, name="gaps"),
+    path("grievances/gaps/file/", intelligence.gap_file, name="gap_file"),
+    path("grievances/replay/<int:amendment_id>/", intelligence.replay, name="replay"),
+    path("grievances/jobs/<int:pk>/status/", intelligence.job_status, name="job_status"),
     path("grievances/router/", router.router, name="router"),
     path("grievances/router/status/", router.router_status, name="router_status"),
     path("grievances/router/retrain/", router.retrain, name="router_retrain"),
