@@ -17,6 +17,7 @@ from duty_lists.api import editions as editions_api
 api_v1: tuple[list[URLPattern | URLResolver], str] = (
     [
         path("", ApiRootView.as_view(), name="root"),
+        path("", include("duty_lists.api.urls")),  # before agencies/<code>/: see that module
         path("agencies/", agencies_api.AgencyListApi.as_view(), name="agency_list"),
         path("agencies/<str:code>/", agencies_api.AgencyDetailApi.as_view(), name="agency_detail"),
         path("me/", agencies_api.MeApi.as_view(), name="me"),
