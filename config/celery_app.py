@@ -91,13 +91,9 @@ app.conf.beat_schedule = {
         "task": "grievances.tasks.check_unlisted_clusters",
         "schedule": crontab(minute=15),
     },
-    "retrain-router": {
-        "task": "grievances.tasks.retrain_router",
-        "schedule": crontab(hour=1, minute=40),
-    },
-    "purge-unconfirmed-imports": {
-        "task": "duty_lists.tasks.import_files_purge",
-        "schedule": crontab(hour=3, minute=10),
+    "list-health-nightly": {
+        "task": "duty_lists.tasks.list_health_nightly",
+        "schedule": crontab(hour=4, minute=20),
     },
 }
 

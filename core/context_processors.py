@@ -155,6 +155,14 @@ def _grievance_nav(user: Any) -> list[NavItem]:
                 str(_("Matters streets and district agencies hand each other, against their deadlines.")),
             )
         )
+    if permissions.may_read_list_health(user):
+        nav.append(
+            NavItem(
+                str(_("List health")),
+                reverse("duty_lists:health"),
+                str(_("Overlaps, gaps, stale legal bases and splits by domain, computed nightly.")),
+            )
+        )
     if user.is_superuser or permissions.is_editorial_officer(user):
         nav.append(
             NavItem(

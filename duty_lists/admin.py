@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.admin_site import RoleAdmin
 from core.errors import ApplicationError
@@ -20,6 +21,7 @@ from duty_lists.models import (
     DutyRevision,
     Edition,
     LegalBasis,
+    LegalBasisStatus,
     Membership,
     Participation,
     Role,
@@ -150,7 +152,7 @@ class LegalBasisInline(admin.TabularInline):
     model = LegalBasis
     extra = 0
     can_delete = False
-    fields = ("title", "article", "document_number")
+    fields = ("title", "article", "document_number", "status", "review_date")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -175,6 +177,67 @@ class DutyRevisionAdmin(ReadOnlyAdmin):
     list_select_related = ("duty_list", "edition")
     inlines = [ParticipationInline, LegalBasisInline]
     exclude = ("search_text",)
+
+
+class LegalBasisMarkForm(forms.ModelForm):
+    reason = forms.CharField(
+        label=_("reason"), max_length=500, help_text=_("Why it is marked so: the audit log records it.")
+    )
+
+    class Meta:
+        model = LegalBasis
+        fields = ("status", "review_date")
+
+
+@admin.register(LegalBasis)
+class LegalBasisAdmin(RoleAdmin):
+    """Officers mark a cited law repealed, amended, or due for review (the list-health page shows them);
+    what the basis says is edition content and stays as published."""
+
+    view_roles = REGISTRY_READERS
+    change_roles = OFFICERS
+    form = LegalBasisMarkForm
+    fields = ("title", "article", "document_number", "duty", "status", "review_date", "reason")
+    readonly_fields = ("title", "article", "document_number", "duty")
+    list_display = ("title", "article", "document_number", "duty", "status", "review_date")
+    list_filter = ("status", "revision__duty_list")
+    search_fields = ("title", "document_number", "revision__code")
+    list_select_related = ("revision__duty_list",)
+    actions = ["mark_repealed"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LegalBasis]:
+        # The bases cited now (in force or awaiting publication): a superseded revision's are history.
+        return super().get_queryset(request).filter(revision__valid_until__isnull=True)
+
+    @admin.display(description=_("duty"))
+    def duty(self, obj: LegalBasis) -> str:
+        return f"{obj.revision.duty_list.code} · {obj.revision.code} {obj.revision.title}"
+
+    def save_model(self, request: HttpRequest, obj: LegalBasis, form: Any, change: bool) -> None:
+        services.legal_basis_mark(
+            actor=request.user,
+            legal_basis=obj,
+            status=form.cleaned_data["status"],
+            review_date=form.cleaned_data["review_date"],
+            reason=form.cleaned_data["reason"],
+        )
+
+    @admin.action(description=_("Mark as repealed"), permissions=["change"])
+    def mark_repealed(self, request: HttpRequest, queryset: QuerySet[LegalBasis]) -> None:
+        for basis in queryset:
+            services.legal_basis_mark(
+                actor=request.user,
+                legal_basis=basis,
+                status=LegalBasisStatus.REPEALED,
+                review_date=basis.review_date,
+                reason=str(_("Marked repealed in the administration")),
+            )
+        n = len(queryset)
+        messages.success(
+            request,
+            ngettext("%(n)d legal basis marked repealed.", "%(n)d legal bases marked repealed.", n)
+            % {"n": n},
+        )
 
 
 @admin.register(Edition)

@@ -406,19 +406,32 @@ class Participation(models.Model):
         return f"{self.agency} ({self.get_role_display()})"
 
 
+class LegalBasisStatus(models.TextChoices):
+    IN_FORCE = "in_force", _("In force")
+    AMENDED = "amended", _("Amended")
+    REPEALED = "repealed", _("Repealed")
+
+
 class LegalBasis(models.Model):
-    """法律法规及文件依据: a law or document, the article, and the document number."""
+    """法律法规及文件依据: law, article, document number; and the office's note on the law's standing."""
 
     revision = models.ForeignKey(DutyRevision, on_delete=models.CASCADE, related_name="legal_bases")
     title = models.CharField(_("law or document"), max_length=300)
     article = models.CharField(_("article"), max_length=200, blank=True)
     document_number = models.CharField(_("document number"), max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(_("status"), max_length=10, choices=LegalBasisStatus, default="in_force")
+    review_date = models.DateField(_("review by"), null=True, blank=True)
 
     class Meta:
         ordering = ["revision", "position", "id"]
         verbose_name = _("legal basis")
         verbose_name_plural = _("legal bases")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=LegalBasisStatus.values), name="legal_basis_status_known"
+            )
+        ]
 
     def __str__(self) -> str:
         return " ".join(part for part in (self.title, self.article, self.document_number) if part)
@@ -582,3 +595,6 @@ class SearchSynonym(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term} = {' / '.join(self.aliases)}"
+
+
+from duty_lists.health_models import ListHealthReport  # noqa: E402, F401  (its own module: registered here)

@@ -95,3 +95,12 @@ def may_use_admin_site(user: Any) -> bool:
         and user.is_active
         and (user.is_superuser or has_any_role(user, ADMIN_SITE_ROLES))
     )
+
+
+# List health (duty_lists/health.py): the editorial office keeps the lists; leaders and auditors read how
+# healthy they are. Recomputing is the office's (duty_lists.services.health.may_compute).
+LIST_HEALTH_READERS = frozenset({Role.EDITORIAL_OFFICER, Role.LEADER, Role.AUDITOR})
+
+
+def may_read_list_health(user: Any) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or has_any_role(user, LIST_HEALTH_READERS)))

@@ -1,4 +1,4 @@
-"""Background work of the duty lists: browser imports.
+"""Background work of the duty lists: browser imports, and list-health reports (at the end).
 
 A browser import is a *job* kept in the Django cache (no table: it lives a day, and nothing else refers to
 it) and an uploaded file under ``MEDIA_ROOT/imports/``. Its states::
@@ -33,9 +33,11 @@ from django.db import OperationalError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.actors import SYSTEM
 from core.errors import ApplicationError
 from duty_lists.importing import duty_list_import
 from duty_lists.models import DutyList
+from duty_lists.services.health import list_health_compute, list_health_compute_request
 
 logger = logging.getLogger(__name__)
 
@@ -204,3 +206,19 @@ def import_files_purge(max_age_hours: int = 24) -> int:
             default_storage.delete(path)
             removed += 1
     return removed
+
+
+# Overlaps over 100,000 duties take longer than the broker's 90 s visibility timeout may allow: acknowledged
+# at the start (like grievances.tasks.train_router), so a running report is never handed to a second
+# worker. A worker lost mid-way leaves the report running until list_health_compute_request marks it
+# failed an hour later; the previous report stays on the page meanwhile.
+@shared_task(acks_late=False, soft_time_limit=600, time_limit=660)
+def list_health_run(report_id: int) -> str:
+    """Compute the queued list-health report ``report_id`` (queued by list_health_compute_request)."""
+    return list_health_compute(report_id=report_id)
+
+
+@shared_task(acks_late=False)
+def list_health_nightly() -> int:
+    """Nightly: a report of all lists (one already waiting is reused). For beat."""
+    return list_health_compute_request(actor=SYSTEM, reason="nightly").pk

@@ -13,6 +13,8 @@ from duty_lists.services.amendments import (
     amendment_withdraw,
     missing_concurrences,
 )
+from duty_lists.services.health import list_health_compute, list_health_compute_request
+from duty_lists.services.legal_bases import legal_basis_mark
 from duty_lists.services.registry import (
     duty_list_create,
     edition_publish,
@@ -37,6 +39,9 @@ __all__ = [
     "amendment_withdraw",
     "duty_list_create",
     "edition_publish",
+    "legal_basis_mark",
+    "list_health_compute",
+    "list_health_compute_request",
     "membership_grant",
     "membership_revoke",
     "missing_concurrences",

@@ -35,6 +35,7 @@ from duty_lists.models import (
     Edition,
     Layer,
     LegalBasis,
+    LegalBasisStatus,
     Participation,
     ParticipationRole,
 )
@@ -302,14 +303,33 @@ def revisions_stage(
         for revision, (_code, content, _removed) in zip(revisions, contents, strict=True)
         for i, p in enumerate(sorted(content.participants, key=lambda p: p.role != ParticipationRole.LEAD))
     )
+    notes = _legal_basis_notes(list(in_force.values()))
     LegalBasis.objects.bulk_create(
         LegalBasis(
-            revision=revision, title=b.title, article=b.article, document_number=b.document_number, position=i
+            revision=revision,
+            title=b.title,
+            article=b.article,
+            document_number=b.document_number,
+            position=i,
+            **notes.get((revision.duty_id, b.title, b.article, b.document_number), {}),
         )
         for revision, (_code, content, _removed) in zip(revisions, contents, strict=True)
         for i, b in enumerate(content.legal_bases)
     )
     return revisions
+
+
+def _legal_basis_notes(current: list[DutyRevision]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The office's notes (repealed, due for review) on the legal bases the duties cite now: a law's
+    standing is the law's, so a new revision citing the same law keeps them (services/legal_bases.py)."""
+    if not current:
+        return {}
+    rows = (
+        LegalBasis.objects.filter(revision__in=current)
+        .exclude(status=LegalBasisStatus.IN_FORCE, review_date__isnull=True)
+        .values_list("revision__duty_id", "title", "article", "document_number", "status", "review_date")
+    )
+    return {tuple(row[:4]): {"status": row[4], "review_date": row[5]} for row in rows}
 
 
 def _refusal(
