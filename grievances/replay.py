@@ -31,7 +31,7 @@ SAMPLE = 50
 Progress = Callable[[int, str], None]
 
 
-def amended_index(amendment: Amendment) -> tuple[routing._Index, set[str]]:
+def amended_index(amendment: Amendment) -> tuple[routing.ListIndex, set[str]]:
     """The list index as the amendment would leave it, and the tokens of the amended duty before and after
     (a grievance with none of them routes the same either way)."""
     items = routing.items_in_force()
@@ -60,7 +60,7 @@ def _proposed(amendment: Amendment) -> tuple[routing.Entry, dict[str, str]]:
     code = amendment.duty.code if amendment.duty_id and amendment.duty else f"{content.classification}-?"
     # A duty that does not exist yet gets an id no duty has: the replay never dispatches it.
     pseudo_id = amendment.duty_id or -amendment.pk
-    return routing._entry(
+    return routing.make_entry(
         revision_id=-amendment.pk,
         duty_id=pseudo_id,
         code=code,

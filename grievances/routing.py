@@ -135,7 +135,7 @@ class Suggestion:
 
 
 @dataclass
-class _Index:
+class ListIndex:
     stamp: Any
     entries: list[Entry]
     # token -> [(entry index, weight)]
@@ -160,7 +160,7 @@ class Learned:
 
 class _Cache:
     lock = threading.Lock()
-    index: _Index | None = None
+    index: ListIndex | None = None
     checked_at = 0.0
     learned: Learned | None = None
     learned_id: int | None = None
@@ -180,7 +180,7 @@ def entry_of(revision: Any) -> tuple[Entry, dict[str, str]]:
     if revision.source_ref.startswith("arbitration.ruling:"):
         ruling = int(revision.source_ref.rsplit(":", 1)[1])
     classification = revision.classification
-    return _entry(
+    return make_entry(
         revision_id=revision.pk,
         duty_id=revision.duty_id,
         code=revision.code,
@@ -197,7 +197,7 @@ def entry_of(revision: Any) -> tuple[Entry, dict[str, str]]:
     )
 
 
-def _entry(
+def make_entry(
     *,
     revision_id: int,
     duty_id: int,
@@ -245,7 +245,7 @@ def entry_tokens(fields: dict[str, str]) -> dict[str, float]:
     return weights
 
 
-def index_of(items: list[tuple[Entry, dict[str, str]]], stamp: Any = None) -> _Index:
+def index_of(items: list[tuple[Entry, dict[str, str]]], stamp: Any = None) -> ListIndex:
     """An index over these entries: the list in force, or a list as an amendment would leave it."""
     entries: list[Entry] = []
     postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -256,7 +256,7 @@ def index_of(items: list[tuple[Entry, dict[str, str]]], stamp: Any = None) -> _I
             postings[token].append((position, weight))
     n = max(len(entries), 1)
     idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
-    return _Index(
+    return ListIndex(
         stamp=stamp,
         entries=entries,
         postings=dict(postings),
@@ -272,11 +272,11 @@ def items_in_force() -> list[tuple[Entry, dict[str, str]]]:
     return [entry_of(r) for r in revisions_in_force().order_by("duty_list__code", "code")]
 
 
-def _build(stamp: Any) -> _Index:
+def _build(stamp: Any) -> ListIndex:
     return index_of(items_in_force(), stamp)
 
 
-def index() -> _Index:
+def index() -> ListIndex:
     """The list index, rebuilt when an edition or revision appears (checked at most every 30 s)."""
     now = time.monotonic()
     with _Cache.lock:
@@ -377,7 +377,7 @@ def auto_dispatch_threshold() -> float:
     return float(settings.ZHIZE_AUTO_DISPATCH_CONFIDENCE)
 
 
-def _list_scores(idx: _Index, query: dict[str, float]) -> dict[int, tuple[float, list[str]]]:
+def _list_scores(idx: ListIndex, query: dict[str, float]) -> dict[int, tuple[float, list[str]]]:
     scores: dict[int, float] = defaultdict(float)
     matched: dict[int, list[str]] = defaultdict(list)
     for token, factor in query.items():
@@ -387,7 +387,7 @@ def _list_scores(idx: _Index, query: dict[str, float]) -> dict[int, tuple[float,
     return {p: (s, matched[p]) for p, s in scores.items()}
 
 
-def _shares(idx: _Index, scores: dict[int, float], title: str) -> dict[int, float]:
+def _shares(idx: ListIndex, scores: dict[int, float], title: str) -> dict[int, float]:
     """Scores → shares of a confidence that is itself capped by how clearly the best duty's agency beats
     every other agency, and by whether the title names the duty in its own terms."""
     if not scores:
@@ -424,7 +424,7 @@ _IN_FORCE: Any = object()
 
 
 def _learned_shares(
-    idx: _Index, model: Learned, list_share: dict[int, float], text: str, title: str, k: int
+    idx: ListIndex, model: Learned, list_share: dict[int, float], text: str, title: str, k: int
 ) -> dict[int, tuple[float, list[str]]]:
     """The model's agency probabilities spread over that agency's duties the list matched, in the list's
     proportions; an agency the list did not match gets the duty it usually handled, if that is still its."""
@@ -453,7 +453,7 @@ def route(
     exclude_agencies: frozenset[int] = frozenset(),
     k: int = TOP_K,
     using: Any = _IN_FORCE,
-    list_index: _Index | None = None,
+    list_index: ListIndex | None = None,
 ) -> list[Suggestion]:
     """Ranked suggestions for a grievance (its title and details) that happened in ``street``. ``using`` is a
     ``Learned`` to route with instead of the model in force (training measures a candidate so), or None for
