@@ -42,6 +42,11 @@ def shell(request: HttpRequest) -> dict[str, Any]:
             reverse("agency_list"),
             str(_("Every agency by level, kind and parent, with its code.")),
         ),
+        NavItem(
+            str(_("Powers delegated to streets")),
+            reverse("duty_lists:delegations"),
+            str(_("Powers delegated to streets, with their legal basis and granting decision.")),
+        ),
     ]
     if user.is_superuser or permissions.has_any_role(user, AMENDMENT_ROLES):
         nav.append(

@@ -17,6 +17,7 @@ from duty_lists.models import (
     Agency,
     Amendment,
     AmendmentEvent,
+    DelegatedPower,
     DutyList,
     DutyRevision,
     Edition,
@@ -245,6 +246,15 @@ class EditionAdmin(ReadOnlyAdmin):
     list_display = ("duty_list", "number", "published_at", "effective_date", "published_by", "note")
     list_filter = ("duty_list",)
     list_select_related = ("duty_list", "published_by")
+
+
+@admin.register(DelegatedPower)
+class DelegatedPowerAdmin(ReadOnlyAdmin):
+    """The register of delegated powers: written by published amendments only (services/delegations.py)."""
+
+    list_display = ("duty", "decision", "granted_on", "withdrawn_on", "granting_amendment")
+    list_select_related = ("duty", "granting_amendment")
+    search_fields = ("duty__code", "decision")
 
 
 class AmendmentEventInline(admin.TabularInline):

@@ -9,6 +9,7 @@ from duty_lists.models import (
     Amendment,
     AmendmentKind,
     AmendmentState,
+    DelegatedPower,
     DutyList,
     DutyRevision,
     DutyType,
@@ -117,3 +118,37 @@ class AmendmentFilter(django_filters.FilterSet):
     class Meta:
         model = Amendment
         fields: list[str] = []
+
+
+TRUTH = [("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")]
+
+
+class DelegatedPowerFilter(django_filters.FilterSet):
+    """Filters of /api/v1/delegations/. Without ``withdrawn`` the delegations in force are listed."""
+
+    street = django_filters.ModelChoiceFilter(
+        field_name="streets",
+        to_field_name="code",
+        queryset=Agency.objects.filter(level=AgencyLevel.STREET),
+        help_text=_("Street code: the powers delegated to that street."),
+    )
+    withdrawn = django_filters.ChoiceFilter(
+        choices=TRUTH,
+        method="filter_withdrawn",
+        help_text=_("true: the delegations taken back; false (the default): those in force."),
+    )
+    list = django_filters.CharFilter(field_name="duty__duty_list__code", help_text=_("Duty list code."))
+
+    class Meta:
+        model = DelegatedPower
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[DelegatedPower]) -> QuerySet[DelegatedPower]:
+        if not self.form.cleaned_data.get("withdrawn"):
+            queryset = queryset.filter(withdrawn_on__isnull=True)
+        return super().filter_queryset(queryset)
+
+    def filter_withdrawn(
+        self, queryset: QuerySet[DelegatedPower], name: str, value: str
+    ) -> QuerySet[DelegatedPower]:
+        return queryset.filter(withdrawn_on__isnull=value not in {"true", "1"})

@@ -446,6 +446,7 @@ class AmendmentKind(models.TextChoices):
     REMOVE = "remove", _("Remove a duty")
     TRANSFER = "transfer", _("Transfer to another agency")
     DELEGATE = "delegate", _("Delegate down to streets")
+    WITHDRAW_DELEGATION = "withdraw_delegation", _("Withdraw a delegation")
 
 
 class AmendmentState(models.TextChoices):
@@ -576,9 +577,9 @@ class JointReviewOpinion(models.Model):
 
 
 class SearchSynonym(models.Model):
-    """A word citizens use and the words the duty lists use for the same thing (噪声 = 噪音, 违建 = 违章建筑):
-    a query holding the term is searched with its synonyms too (one way: see ``duty_lists/synonyms.py``).
-    Kept by the editorial office through ``duty_lists.services.search_synonym_save``."""
+    """A word citizens use and the words the lists use for the same thing (噪声 = 噪音, 违建 = 违章建筑): a
+    query holding the term is searched with its synonyms too (one way: duty_lists/synonyms.py; kept
+    through ``duty_lists.services.search_synonym_save``)."""
 
     term = models.CharField(_("term"), max_length=50)
     aliases = models.JSONField(_("synonyms"), default=list)
@@ -589,12 +590,11 @@ class SearchSynonym(models.Model):
         ordering = ["term"]
         verbose_name = _("search synonym")
         verbose_name_plural = _("search synonyms")
-        constraints = [
-            models.UniqueConstraint(fields=["term"], name="search_synonym_term_unique"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["term"], name="search_synonym_term_unique")]
 
     def __str__(self) -> str:
         return f"{self.term} = {' / '.join(self.aliases)}"
 
 
-from duty_lists.health_models import ListHealthReport  # noqa: E402, F401  (its own module: registered here)
+from duty_lists.delegation_models import DelegatedPower  # noqa: E402, F401  (own module: registered here)
+from duty_lists.health_models import ListHealthReport  # noqa: E402, F401  (likewise)

@@ -5,17 +5,18 @@ Included at the site root: ``path("", include("duty_lists.urls_browse"))``.
 
 from django.urls import path
 
-from duty_lists import views_amendments, views_browse, views_health
+from duty_lists import views_amendments, views_browse, views_delegations, views_health
 
 app_name = "duty_lists"
 
 urlpatterns = [
     path("duty-lists/", views_browse.duty_list_index, name="index"),
-    # Before the list pages: otherwise search/ and health/ would read as lists with those codes.
+    # Before the list pages: otherwise search/, health/ and delegations/ would read as lists with those codes.
     path("duty-lists/search/", views_browse.duty_search, name="search"),
     path("duty-lists/health/", views_health.list_health, name="health"),
     path("duty-lists/health/status/", views_health.list_health_status, name="health_status"),
     path("duty-lists/health/recompute/", views_health.list_health_recompute, name="health_recompute"),
+    path("duty-lists/delegations/", views_delegations.delegation_list, name="delegations"),
     path("duty-lists/<slug:code>/", views_browse.duty_list_detail, name="list_detail"),
     path("duty-lists/<slug:code>/duties/<str:duty_code>/", views_browse.duty_detail, name="duty_detail"),
     path("duty-lists/<slug:code>/editions/", views_browse.edition_list, name="edition_list"),

@@ -4,6 +4,7 @@ the worker to the groups it found; the replay of a draft amendment shows who wou
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
-def worker(monkeypatch: Any) -> list[threading.Thread]:
+def worker(monkeypatch: Any) -> Iterator[list[threading.Thread]]:
     """Jobs run in a thread of this process, as a Celery worker would run them."""
     threads: list[threading.Thread] = []
 

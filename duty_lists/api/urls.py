@@ -3,10 +3,11 @@
 
 from django.urls import URLPattern, path
 
-from duty_lists.api import linked_data
+from duty_lists.api import delegations, linked_data
 
 urlpatterns: list[URLPattern] = [
     path("agencies/linked-data/", linked_data.AgencyLinkedDataApi.as_view(), name="agency_linked_data"),
+    path("delegations/", delegations.DelegatedPowerListApi.as_view(), name="delegation_list"),
     path(
         "duty-lists/<slug:code>/linked-data/",
         linked_data.DutyListLinkedDataApi.as_view(),

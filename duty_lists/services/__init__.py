@@ -13,6 +13,7 @@ from duty_lists.services.amendments import (
     amendment_withdraw,
     missing_concurrences,
 )
+from duty_lists.services.delegations import delegated_power_grant, delegated_power_withdraw
 from duty_lists.services.health import list_health_compute, list_health_compute_request
 from duty_lists.services.legal_bases import legal_basis_mark
 from duty_lists.services.registry import (
@@ -37,6 +38,8 @@ __all__ = [
     "amendment_submit",
     "amendment_update",
     "amendment_withdraw",
+    "delegated_power_grant",
+    "delegated_power_withdraw",
     "duty_list_create",
     "edition_publish",
     "legal_basis_mark",

@@ -33,6 +33,7 @@ from duty_lists.models import (
     JointReviewOpinion,
 )
 from duty_lists.proposals import DutyContent
+from duty_lists.services.delegations import delegation_check
 from duty_lists.services.registry import in_force_revision, next_duty_code, pushes_down, revision_stage
 
 S = AmendmentState
@@ -195,6 +196,14 @@ def _check_proposal(
     return content
 
 
+def _stored(kind: str, duty: Duty | None, content: DutyContent | None, block: Any) -> dict[str, Any]:
+    """The proposal as kept: the duty's content, and a delegation's streets and decision
+    (services/delegations.py)."""
+    delegation = delegation_check(kind=kind, duty=duty, content=content, block=block)
+    stored = content.to_dict() if content else {}
+    return {**stored, "delegation": delegation} if delegation is not None else stored
+
+
 def _affected_agencies(duty: Duty | None, content: DutyContent | None) -> set[int]:
     """The lead and cooperating agencies of the duty as it stands and as the amendment would have it: the
     agencies whose duties change, who may read the amendment."""
@@ -234,12 +243,13 @@ def amendment_create(
         raise
     if missing_reason:
         raise ApplicationError(_("Say why the list should change."), extra=missing_reason)
+    stored = _stored(kind, duty, content, (proposal or {}).get("delegation"))
     with transaction.atomic():
         amendment = Amendment.objects.create(
             duty_list=duty_list,
             kind=kind,
             duty=duty,
-            proposal=content.to_dict() if content else {},
+            proposal=stored,
             justification=justification,
             proposing_agency=proposing_agency,
             proposed_by=actor if actor.is_authenticated else None,
@@ -266,7 +276,9 @@ def amendment_update(
             raise Conflict(_("Only a draft or a returned amendment can be changed."), code="invalid_state")
         if proposal is not None:
             content = _check_proposal(amendment.duty_list, amendment.kind, amendment.duty, proposal)
-            amendment.proposal = content.to_dict() if content else {}
+            # A form that edits only the duty keeps the delegation the amendment already carries.
+            block = proposal.get("delegation", amendment.proposal.get("delegation"))
+            amendment.proposal = _stored(amendment.kind, amendment.duty, content, block)
             amendment.affected_agencies.set(_affected_agencies(amendment.duty, content))
         if justification is not None:
             if not justification.strip():

@@ -41,6 +41,7 @@ from duty_lists.models import (
 )
 from duty_lists.proposals import DutyContent
 from duty_lists.search import build_search_text, invalidate_user_dictionary
+from duty_lists.services.delegations import delegations_apply
 from duty_lists.signals import edition_published
 
 DISTRICT_LEVELS = {AgencyLevel.CITY, AgencyLevel.DISTRICT}
@@ -373,7 +374,8 @@ def edition_publish(
 
     1. Lock the list: two officers publishing at once get consecutive editions, never a shared number.
     2. At one instant ``now``: close the superseded revisions, put the pending ones in force.
-    3. Mark the amendments they came from published, with a history row each.
+    3. Mark the amendments they came from published, with a history row each; the delegations they grant
+       or withdraw enter the register of delegated powers.
     4. Audit; after commit, announce the edition (grievances re-route open cases).
     """
     require_registry_keeper(actor)
@@ -399,7 +401,7 @@ def edition_publish(
             duty_id__in=duty_ids, edition__isnull=False, valid_until__isnull=True
         ).update(valid_until=now)
         DutyRevision.objects.filter(pk__in=[r.pk for r in pending]).update(edition=edition, valid_from=now)
-        published = 0
+        published: list[Amendment] = []
         for amendment in Amendment.objects.select_for_update().filter(
             pending_revision__in=pending, state=AmendmentState.APPROVED
         ):
@@ -416,7 +418,9 @@ def edition_publish(
                 reason=_("Published in edition %(n)d") % {"n": number},
                 at=now,
             )
-            published += 1
+            published.append(amendment)
+        # The register of delegated powers follows the amendments it publishes (services/delegations.py).
+        delegations_apply(actor=actor, amendments=published)
         audit_record(
             actor=actor,
             action="duty_lists.edition.published",
@@ -426,7 +430,7 @@ def edition_publish(
                 "list": duty_list.code,
                 "number": number,
                 "revisions": len(pending),
-                "amendments": published,
+                "amendments": len(published),
             },
         )
         transaction.on_commit(invalidate_user_dictionary)
