@@ -1,6 +1,14 @@
 # syntax=docker/dockerfile:1
 # One image for every zhize process: web (gunicorn, the default command), the Celery worker and beat, and the
 # one-shot migrate step (docker/migrate.sh). docker-compose.yml wires them together; see docs/deploy.md.
+
+# The dashboard's chart library from the npm registry (package.json, locked by package-lock.json). Only its
+# one minified file goes into the image; Node.js stays in this build stage.
+FROM node:20-slim AS browser-libraries
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,6 +32,8 @@ RUN pip install --no-cache-dir . \
     && rm -rf build zhize.egg-info
 
 COPY . .
+# Where config/settings/base.py looks for it (STATICFILES_DIRS); collectstatic below picks it up.
+COPY --from=browser-libraries /build/node_modules/echarts/dist/echarts.min.js node_modules/echarts/dist/
 
 # Compile translations and collect static files into staticfiles/ (served by whitenoise). Production
 # settings refuse to load without their required variables, so this step alone gets harmless placeholders:

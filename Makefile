@@ -26,7 +26,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The dashboard's chart library (ECharts, package.json) from the npm registry, when npm is there. Without
+# Node.js everything else still installs and the dashboard shows its tables alone.
+NPM_STAMP := node_modules/.zhize-installed
+$(NPM_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund && touch $(NPM_STAMP); \
+	else \
+	  echo "npm not found: the dashboard will show tables without charts (install Node.js 20, then make install)"; \
+	fi
+
+install: $(STAMP) $(NPM_STAMP)
 	@DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py compile_translations --verbosity 0
 
 run: install
@@ -56,9 +66,10 @@ bench: install
 	$(BIN)/python -m bench.registry $(BENCH_ARGS)
 	$(BIN)/python -m bench.escalation $(BENCH_ARGS)
 	$(BIN)/python -m bench.routing $(BENCH_ARGS)
+	$(BIN)/python -m bench.dashboard $(BENCH_ARGS)
 
 ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles node_modules .pytest_cache .mypy_cache .ruff_cache

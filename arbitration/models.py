@@ -169,6 +169,8 @@ class Dispute(models.Model):
             # What the sweep reads every minute: open disputes by deadline, and reminders by their time.
             models.Index(fields=["deadline_at"], condition=Q(state="open"), name="dispute_open_by_deadline"),
             models.Index(fields=["remind_at"], condition=Q(state="open"), name="dispute_open_by_reminder"),
+            # The dashboard: disputes filed in a period.
+            models.Index(fields=["created_at"], name="dispute_created"),
         ]
 
     def __str__(self) -> str:
@@ -254,6 +256,10 @@ class DisputeStage(models.Model):
         ordering = ["dispute", "entered_at"]
         constraints = [
             models.UniqueConstraint(fields=["dispute", "stage"], name="dispute_enters_each_stage_once")
+        ]
+        # The dashboard: stages the sweep escalated (the one below stalled) in a period.
+        indexes = [
+            models.Index(fields=["entered_at"], condition=Q(by_sweep=True), name="stage_entered_by_sweep")
         ]
 
     def __str__(self) -> str:
@@ -412,7 +418,11 @@ class FollowUp(models.Model):
                 fields=["due_date"],
                 condition=Q(state="open", overdue=False),
                 name="followup_open_by_due_date",
-            )
+            ),
+            # The dashboard: every open follow-up by due date, overdue ones included.
+            models.Index(
+                fields=["agency", "due_date"], condition=Q(state="open"), name="followup_open_agency"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -91,6 +91,20 @@ app.conf.beat_schedule = {
         "task": "grievances.tasks.check_unlisted_clusters",
         "schedule": crontab(minute=15),
     },
+    # The dashboard's daily summary: today, yesterday and the days whose grievances changed.
+    "refresh-dashboard-summary": {
+        "task": "grievances.tasks.refresh_dashboard_summary",
+        "schedule": float(os.environ.get("ZHIZE_DASHBOARD_REFRESH_SECONDS", "300")),
+        "options": {"expires": 280},
+    },
+    "retrain-router": {
+        "task": "grievances.tasks.retrain_router",
+        "schedule": crontab(hour=1, minute=40),
+    },
+    "purge-unconfirmed-imports": {
+        "task": "duty_lists.tasks.import_files_purge",
+        "schedule": crontab(hour=3, minute=10),
+    },
     "list-health-nightly": {
         "task": "duty_lists.tasks.list_health_nightly",
         "schedule": crontab(hour=4, minute=20),

@@ -160,6 +160,14 @@ def _grievance_nav(user: Any) -> list[NavItem]:
                 str(_("Matters streets and district agencies hand each other, against their deadlines.")),
             )
         )
+    if user.is_superuser or own or permissions.has_any_role(user, GRIEVANCE_FIGURES_ROLES):
+        nav.append(
+            NavItem(
+                str(_("Dashboard")),
+                reverse("grievances:dashboard"),
+                str(_("Charts of grievances, the rates per agency and disputes, with tables and Excel.")),
+            )
+        )
     if permissions.may_read_list_health(user):
         nav.append(
             NavItem(

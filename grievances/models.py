@@ -240,6 +240,9 @@ class Grievance(models.Model):
             models.Index(fields=["state", "received_at"], name="grievance_state_received"),
             models.Index(fields=["handling_agency", "state"], name="grievance_agency_state"),
             models.Index(fields=["duty"], name="grievance_duty"),
+            # The dashboard's summary: days are rebuilt by receipt date, changes are found by updated_at.
+            models.Index(fields=["received_at"], name="grievance_received"),
+            models.Index(fields=["updated_at"], name="grievance_updated"),
         ]
 
     def __str__(self) -> str:
@@ -582,3 +585,13 @@ class RouterModel(models.Model):
 
     def __str__(self) -> str:
         return f"router #{self.pk} {self.get_state_display()} ({self.samples})"
+
+
+# The dashboard's summary tables (grievances/dashboard/models.py) belong to this app.
+from grievances.dashboard.models import (  # noqa: E402, F401
+    GrievanceDailySummary,
+    SummaryCursor,
+    SummaryDirtyDay,
+    SummaryRebuild,
+    SummaryRebuildState,
+)

@@ -3,25 +3,23 @@ numbers (first-dispatch success, returns, redo, timeliness, satisfaction)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from duty_lists import permissions
 from duty_lists.models import Role
+from grievances import kpis
+from grievances.kpis import Figures
 from grievances.models import (
     ACTIVE_ORDER_STATES,
     QUEUE_STATES,
-    Feedback,
     Grievance,
     GrievanceEvent,
-    GrievanceState,
     Handover,
     HandoverState,
-    OrderRole,
     OrderState,
     Summons,
     Whistle,
@@ -149,29 +147,6 @@ def public_status(grievance: Grievance) -> dict[str, Any]:
 
 # --- Numbers ------------------------------------------------------------------------------------------------
 
-
-def _rate(numerator: int, denominator: int) -> float | None:
-    return round(numerator / denominator, 4) if denominator else None
-
-
-@dataclass
-class Figures:
-    """One row of the dashboard. Each rate is over the grievances it can apply to (None: none yet)."""
-
-    key: Any = None
-    label: str = ""
-    received: int = 0
-    dispatched: int = 0
-    first_dispatch_success_rate: float | None = None
-    return_rate: float | None = None
-    redo_rate: float | None = None
-    on_time_acceptance_rate: float | None = None
-    on_time_completion_rate: float | None = None
-    satisfaction_rate: float | None = None
-    mean_rating: float | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-
-
 GROUPINGS = {
     "agency": ("first_agency_id", "first_agency__name"),
     "category": ("category", "category"),
@@ -188,16 +163,9 @@ def grievance_stats(
     category: str | None = None,
 ) -> list[Figures]:
     """The loop's figures overall (group_by None) or per agency (the first agency asked, which the
-    first-dispatch figure is about), per category or per period (day / week / month of receipt).
-
-    - first-dispatch success: accepted by the first agency sent, of those whose first agency has decided;
-    - return rate: returned at least once, of those dispatched;
-    - redo rate: reopened by the citizen at least once, of those resolved at least once;
-    - on-time acceptance: lead orders accepted by their accept-by time, of lead orders accepted;
-    - on-time completion: resolved by the deadline, of those resolved;
-    - satisfaction: satisfied ratings, of all ratings (and the mean rating).
-    """
-    grievances = Grievance.objects.exclude(state=GrievanceState.CANCELLED)
+    first-dispatch figure is about), per category or per period (day / week / month of receipt), counted
+    straight from the grievances. What each rate means: ``grievances.kpis``."""
+    grievances = kpis.counted_grievances()
     if since is not None:
         grievances = grievances.filter(received_at__gte=since)
     if until is not None:
@@ -207,89 +175,37 @@ def grievance_stats(
     if category:
         grievances = grievances.filter(category=category)
 
+    grouped: QuerySet[Any]
     if group_by in PERIODS:
-        grievances = grievances.annotate(group_key=PERIODS[group_by]("received_at"))
+        grouped = grievances.annotate(group_key=PERIODS[group_by]("received_at"))
         key_fields = ["group_key"]
     elif group_by in GROUPINGS:
         key_field, label_field = GROUPINGS[group_by]
-        grievances = grievances.annotate(group_key=F(key_field), group_label=F(label_field))
+        grouped = grievances.annotate(group_key=F(key_field), group_label=F(label_field))
         key_fields = ["group_key", "group_label"]
     elif group_by is None:
-        key_fields = []
+        grouped, key_fields = grievances, []
     else:
         raise ValueError(f"unknown grouping {group_by!r}")
 
-    resolved_states = [GrievanceState.RESOLVED, GrievanceState.CLOSED]
-    counts = dict(
-        received=Count("id"),
-        dispatched=Count("id", filter=Q(dispatch_count__gt=0)),
-        first_decided=Count("id", filter=Q(first_dispatch_accepted__isnull=False)),
-        first_accepted=Count("id", filter=Q(first_dispatch_accepted=True)),
-        returned=Count("id", filter=Q(return_count__gt=0)),
-        ever_resolved=Count("id", filter=Q(state__in=resolved_states) | Q(reopen_count__gt=0)),
-        redone=Count("id", filter=Q(reopen_count__gt=0)),
-        resolved=Count("id", filter=Q(resolved_at__isnull=False)),
-        resolved_on_time=Count("id", filter=Q(resolved_at__isnull=False, resolved_at__lte=F("deadline_at"))),
-    )
     rows: list[dict[str, Any]] = (
-        list(grievances.values(*key_fields).annotate(**counts))
+        list(grouped.values(*key_fields).annotate(**kpis.GRIEVANCE_COUNTS))
         if key_fields
-        else [grievances.aggregate(**counts)]
+        else [grouped.aggregate(**kpis.GRIEVANCE_COUNTS)]
     )
-    ids = grievances.values("id")
-    orders = WorkOrder.objects.filter(grievance_id__in=ids, role=OrderRole.LEAD, accepted_at__isnull=False)
-    feedback = Feedback.objects.filter(grievance_id__in=ids)
-    order_keys = _related_keys(group_by, "grievance__")
-    order_rows = _grouped(
-        orders,
-        order_keys,
-        group_by,
-        accepted=Count("id"),
-        accepted_on_time=Count("id", filter=Q(accepted_at__lte=F("accept_by"))),
-    )
-    feedback_rows = _grouped(
-        feedback,
-        order_keys,
-        group_by,
-        rated=Count("id"),
-        satisfied_count=Count("id", filter=Q(satisfied=True)),
-        rating_sum=Sum("rating"),
-    )
+    related_keys = _related_keys(group_by, "grievance__")
+    order_rows = _grouped(kpis.lead_orders_accepted(grievances), related_keys, group_by, **kpis.ORDER_COUNTS)
+    feedback_rows = _grouped(kpis.feedback_of(grievances), related_keys, group_by, **kpis.FEEDBACK_COUNTS)
 
     figures = []
     for row in rows:
         key = _key(row, key_fields)
-        accepted = order_rows.get(key) or {}
-        rated = feedback_rows.get(key) or {}
+        counts = {**row, **(order_rows.get(key) or {}), **(feedback_rows.get(key) or {})}
         figures.append(
-            Figures(
+            kpis.figures_from_counts(
+                counts,
                 key=row.get("group_key"),
                 label=str(row.get("group_label") or row.get("group_key") or ""),
-                received=row["received"],
-                dispatched=row["dispatched"],
-                first_dispatch_success_rate=_rate(row["first_accepted"], row["first_decided"]),
-                return_rate=_rate(row["returned"], row["dispatched"]),
-                redo_rate=_rate(row["redone"], row["ever_resolved"]),
-                on_time_acceptance_rate=_rate(
-                    accepted.get("accepted_on_time", 0), accepted.get("accepted", 0)
-                ),
-                on_time_completion_rate=_rate(row["resolved_on_time"], row["resolved"]),
-                satisfaction_rate=_rate(rated.get("satisfied_count", 0), rated.get("rated", 0)),
-                mean_rating=round((rated.get("rating_sum") or 0) / rated["rated"], 2)
-                if rated.get("rated")
-                else None,
-                counts={
-                    k: row[k]
-                    for k in (
-                        "first_decided",
-                        "first_accepted",
-                        "returned",
-                        "ever_resolved",
-                        "redone",
-                        "resolved",
-                    )
-                }
-                | {"accepted_lead_orders": accepted.get("accepted", 0), "ratings": rated.get("rated", 0)},
             )
         )
     if group_by is None and not figures:

@@ -68,3 +68,26 @@ def retrain_router(reason: str = "") -> int:
         return 0
     model = services.router_training_request(actor=SYSTEM, reason=reason or "nightly")
     return model.pk
+
+
+@shared_task(
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=2, soft_time_limit=50, time_limit=58
+)
+def refresh_dashboard_summary() -> dict[str, int]:
+    """Every few minutes: the dashboard's summary of today, yesterday and every day whose grievances
+    changed (a time budget; what is left waits for the next run)."""
+    from grievances.services.summary import summary_refresh
+
+    return summary_refresh().as_dict()
+
+
+# At 1,000,000 grievances a full rebuild takes a minute or more (docs/benchmarks.md), beyond a broker's
+# visibility timeout: acknowledged at the start, as train_router is. A lost worker leaves the job running
+# without a heartbeat; the next request marks it failed.
+@shared_task(acks_late=False, soft_time_limit=1800, time_limit=1860)
+def rebuild_dashboard_summary(job_id: int) -> str:
+    """Run the full rebuild ``job_id`` (queued by summary_rebuild_request)."""
+    from grievances.services.summary import summary_rebuild_run
+
+    job = summary_rebuild_run(job_id=job_id)
+    return job.state if job else "skipped"

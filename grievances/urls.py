@@ -9,6 +9,7 @@ from django.urls import path
 
 from grievances.views import (
     citizen,
+    dashboard,
     detail,
     dispatch,
     figures,
@@ -26,6 +27,10 @@ urlpatterns = [
     path("grievances/queue/", dispatch.queue, name="queue"),
     path("grievances/inbox/", orders.inbox, name="inbox"),
     path("grievances/figures/", figures.figures, name="figures"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/export/<slug:chart>/", dashboard.export, name="dashboard_export"),
+    path("dashboard/rebuild/", dashboard.rebuild, name="dashboard_rebuild"),
+    path("dashboard/rebuild/status/", dashboard.rebuild_status, name="dashboard_rebuild_status"),
     path("grievances/gaps/", intelligence.gaps, name="gaps"),
     path("grievances/gaps/file/", intelligence.gap_file, name="gap_file"),
     path("grievances/replay/<int:amendment_id>/", intelligence.replay, name="replay"),
