@@ -190,8 +190,9 @@ def test_evaluate_router_reads_xlsx(tmp_path: Path) -> None:
 def test_evaluate_router_on_the_tipdm_messages_meets_the_targets() -> None:
     """The acceptance run: 495 real messages, 7 topics, 30% held out by message id, the taxonomy's names as
     prior documents, the threshold chosen on the training part for 95% precision. Measured 2026-12-07
-    (scikit-learn model): top-1 0.853, top-3 0.963, 100% precise at 22% dispatched; the baseline (TF-IDF
-    char 1-3 + LinearSVC(C=0.5)) on the same split: top-1 0.765, top-3 0.934."""
+    (hashed features, training rows shuffled since the file is grouped by topic): top-1 0.846, top-3
+    0.963, 96% precise at 62% dispatched; the baseline (TF-IDF char 1-3 + LinearSVC(C=0.5)) on the same
+    split: top-1 0.765, top-3 0.934."""
     messages = shared_file("tipdm2020", "messages_labelled_level1.csv")
 
     report = _evaluate(
@@ -204,4 +205,24 @@ def test_evaluate_router_on_the_tipdm_messages_meets_the_targets() -> None:
     assert report["top1"] >= report["baseline"]["top1"] + 0.06
     assert report["top3"] >= 0.95 and report["top3"] > report["baseline"]["top3"]
     assert report["auto_dispatched_precision"] >= 0.95
-    assert report["auto_dispatched_share"] >= 0.15
+    assert report["auto_dispatched_share"] >= 0.4
+    assert report["expected_calibration_error"] <= 0.15
+
+
+def test_evaluate_router_learns_oldest_first_by_a_time_column_and_names_a_row_with_no_time(
+    tmp_path: Path,
+) -> None:
+    header = ["编号", "时间", "内容", "分类"]
+    rows = [[str(i), f"2020/1/{i + 1} 08:00:00", text, label] for i, (text, label) in enumerate(EXAMPLES)]
+    good = _write_csv(tmp_path / "timed.csv", header, rows)
+    test = _write_csv(tmp_path / "test.csv", ["内容", "分类"], [["工地施工噪音", "环境"]])
+    common = ("--test", str(test), "--text-cols", "内容", "--label-col", "分类")
+
+    assert _evaluate("--train", str(good), *common, "--time-col", "时间")["split"]["train_order"] == "by 时间"
+    assert _evaluate("--train", str(good), *common)["split"]["train_order"].startswith("shuffled")
+    rows[3][1] = "上周二"
+    bad = _write_csv(tmp_path / "untimed.csv", header, rows)
+    with pytest.raises(CommandError, match="row 5: 时间 '上周二' is not a date and time"):
+        _evaluate("--train", str(bad), *common, "--time-col", "时间")
+    with pytest.raises(CommandError, match="no column 日期"):
+        _evaluate("--train", str(good), *common, "--time-col", "日期")
