@@ -76,7 +76,13 @@ STREET_SHARE = 0.15  # of the grievances, handled by the street office itself
 LABEL_NOISE = 0.05  # accepted by an agency other than the one its words point to
 HELD_OUT = 1000
 CLAUSE_RE = re.compile(r"[^。！？；!?;]+[。！？；!?;]?")
-STAGES = ("documents (jieba)", "vectorising", "LinearSVC fit", "calibration", "other")
+STAGES = (
+    "segmenting and hashing",
+    "kept columns and TF-IDF",
+    "SVM fit on all",
+    "fit without the newest fifth",
+    "other",
+)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -294,38 +300,62 @@ def synthetic_history(n: int, seed: int) -> History:
 @contextmanager
 def stage_clock(clock: dict[str, float]) -> Iterator[None]:
     """Times the stages of one ``TextClassifier.train`` by wrapping the module functions it calls (its own
-    code runs unchanged): ``_documents`` (jieba), the feature union's ``fit_transform``, ``_calibrate``;
-    the classifier's fit is the time between the last two."""
-    documents, features, calibrate = router_model._documents, router_model.features, router_model._calibrate
+    code runs unchanged): ``count`` (segmenting and hashing), ``Features.fit_transform`` (the kept
+    columns and TF-IDF), ``_holdout_fit`` (the fit without the newest fifth, and the temperature on it),
+    and ``_fit`` outside it (the model on everything)."""
+    count, holdout_fit, fit = router_model.count, router_model._holdout_fit, router_model._fit
+    features_fit, features_transform = router_model.Features.fit_transform, router_model.Features.transform
+    inside = {"holdout": False}
 
-    def timed_documents(pairs: Any) -> Any:
-        result, clock["documents (jieba)"] = timed(lambda: documents(pairs))
+    def add(stage: str, seconds: float) -> None:
+        clock[stage] = clock.get(stage, 0.0) + seconds
+
+    def timed_count(*args: Any) -> Any:
+        result, seconds = timed(lambda: count(*args))
+        add(STAGES[0], seconds)
         return result
 
-    def timed_features(**kwargs: Any) -> Any:
-        union = features(**kwargs)
+    def timed_features_fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result, seconds = timed(lambda: features_fit(self, *args, **kwargs))
+        add(STAGES[1], seconds)
+        return result
 
-        def fit_transform(x: Any, y: Any = None, **params: Any) -> Any:
-            del union.__dict__["fit_transform"]  # the union is pickled with the model: leave it as made
-            result, clock["vectorising"] = timed(lambda: type(union).fit_transform(union, x, y, **params))
-            clock["vectorised at"] = time.perf_counter()
-            return result
+    def timed_features_transform(self: Any, *args: Any) -> Any:
+        result, seconds = timed(lambda: features_transform(self, *args))
+        if not inside["holdout"]:
+            add(STAGES[1], seconds)
+        return result
 
-        union.__dict__["fit_transform"] = fit_transform
-        return union
+    def timed_holdout_fit(*args: Any) -> Any:
+        inside["holdout"] = True
+        try:
+            result, seconds = timed(lambda: holdout_fit(*args))
+        finally:
+            inside["holdout"] = False
+        add(STAGES[3], seconds)
+        return result
 
-    def timed_calibrate(make: Callable[[], Any], matrix: Any, y: np.ndarray, real: int, priors: int) -> float:
-        clock["LinearSVC fit"] = time.perf_counter() - clock.pop("vectorised at")
-        result, clock["calibration"] = timed(lambda: calibrate(make, matrix, y, real, priors))
-        return float(result)
+    def timed_fit(*args: Any) -> Any:
+        result, seconds = timed(lambda: fit(*args))
+        if not inside["holdout"]:
+            add(STAGES[2], seconds)
+        return result
 
-    router_model._documents, router_model.features = timed_documents, timed_features
-    router_model._calibrate = timed_calibrate
+    patches: dict[tuple[Any, str], Any] = {
+        (router_model, "count"): timed_count,
+        (router_model, "_holdout_fit"): timed_holdout_fit,
+        (router_model, "_fit"): timed_fit,
+        (router_model.Features, "fit_transform"): timed_features_fit,
+        (router_model.Features, "transform"): timed_features_transform,
+    }
+    originals = {(owner, name): getattr(owner, name) for owner, name in patches}
+    for (owner, name), wrapper in patches.items():
+        setattr(owner, name, wrapper)
     try:
         yield
     finally:
-        router_model._documents, router_model.features = documents, features
-        router_model._calibrate = calibrate
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
 
 
 @dataclass
@@ -356,7 +386,11 @@ def scale(n: int, seed: int) -> Scale:
     with stage_clock(clock):
         model, seconds = timed(
             lambda: TextClassifier.train(
-                history.texts, history.labels, titles=history.titles, prior_documents=history.priors
+                history.texts,
+                history.labels,
+                titles=history.titles,
+                prior_documents=history.priors,
+                holdout=int(n * router_model.HOLDOUT_SHARE),
             )
         )
     cpu, load = time.process_time() - cpu, f"{load_before} before, {loadavg()} after"
@@ -474,7 +508,7 @@ def scale_lines(s: Scale) -> list[str]:
         f"labels (40 agencies and `street`), {s.mean_chars:.0f} characters each on average (title and "
         f"details), plus {s.prior_documents} duty titles as prior documents (see `synthetic_history`; built "
         f"in {s.generate_seconds:.0f} s, not counted), trained with `TextClassifier.train(texts, labels, "
-        f"titles=…, prior_documents=…)` as `router_train` does, load average {s.load}: "
+        f"titles=…, prior_documents=…, holdout=n/5)` as `router_train` does, load average {s.load}: "
         f"**{s.train_seconds:.1f} s** ({s.cpu_seconds:.0f} s of CPU in the main process, which peaked at "
         f"{s.peak_rss_mb:,.0f} MB). "
         f"{s.features:,} features × {s.labels} labels; `dumps()` {s.model_bytes:,} bytes in "
@@ -492,13 +526,14 @@ def scale_lines(s: Scale) -> list[str]:
             for stage, seconds in s.stages.items()
         ),
         "",
-        "“documents” is `_documents`: jieba over the first "
-        f"{router_model.WORD_CHARS} characters of each text and its title, in two processes from "
-        f"{router_model.PARALLEL_FROM:,} texts; “vectorising” the four TF-IDF blocks' `fit_transform` (one "
-        "process); “LinearSVC fit” the model on everything; “calibration” the fit on the oldest "
-        f"{1 - router_model.HOLDOUT_SHARE:.0%} and the temperature on the newest; “other” the prior "
-        "documents and the rest. `router_train` trains twice per version (a candidate on the older "
-        "grievances, measured on the newest, then the final model on all): a version takes about twice this.",
+        "“segmenting and hashing” is `count`: rjieba's words of the first "
+        f"{router_model.WORD_CHARS} characters of each text and of its title, and the four blocks' "
+        f"`HashingVectorizer` counts, in two processes from {router_model.PARALLEL_FROM:,} texts; “kept "
+        "columns and TF-IDF” `Features.fit_transform` (one process); “fit without the newest fifth” the "
+        "candidate `router_train` measures, and the temperature fitted on its scores of that fifth; “SVM "
+        f"fit on all” the model kept (from {router_model.SGD_FROM:,} grievances `SGDClassifier`, hinge loss, "
+        f"{router_model.SGD_EPOCHS} epochs, a label per core); “other” the rest. This is the whole of "
+        "`router_train`'s training; it then routes the newest 2,000 one by one to measure the candidate.",
         "",
     ]
 
@@ -510,8 +545,9 @@ def markdown(t: TipDM, s: Scale | None, info: dict[str, str], elapsed: float) ->
             f"## Routing ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z})",
             "",
             "Written by `bench/routing.py` (run by `make bench`); do not edit by hand. The router's model "
-            "(`grievances/router_model.py`: TF-IDF of characters and jieba words, `LinearSVC`, "
-            "temperature-scaled probabilities) trained as the product trains it — titles, prior documents, "
+            "(`grievances/router_model.py`: hashed TF-IDF of characters and jieba words, a linear SVM — "
+            "`LinearSVC`, or `SGDClassifier` from 20,000 grievances — temperature-scaled probabilities) "
+            "trained as the product trains it — titles, prior documents, "
             f"the module's C = {router_model.C} and title weight {router_model.TITLE_WEIGHT}, nothing tuned "
             'here — against issue 9\'s baseline, `TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3))` '
             f"+ `LinearSVC(C=0.5)`, in the same run, on the {t.train_size + t.test_size} labelled TipDM "

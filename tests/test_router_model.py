@@ -107,3 +107,45 @@ def test_temperature_is_fitted_to_how_often_the_top_score_is_right() -> None:
     right = scores.argmax(axis=1)
     noise = rng.integers(0, 3, size=400)
     assert fit_temperature(scores, right) < fit_temperature(scores, noise)
+
+
+def test_an_ngram_is_found_in_the_column_the_hashing_vectorizer_counted_it_in() -> None:
+    from grievances.router_model import Block
+
+    grams = ["噪音", "噪音 扰民", "学校", "公交 车站", "a"]
+    block = Block.make("text_words", 3, 1.0)
+    block.fit_transform(block.counts([("", "", "", gram) for gram in grams]), min_df=1)
+    assert block.kept is not None
+    for gram in grams:
+        counted = set(block.vectorizer.transform([gram]).indices)  # a pair: its words' columns and its own
+        column = block.column_of(gram)
+        assert column >= 0 and block.kept[column] in counted
+        if " " not in gram:
+            assert {block.kept[column]} == counted
+    assert block.column_of("从未见过") == -1
+
+
+def test_with_a_holdout_the_model_fitted_without_the_newest_texts_comes_along() -> None:
+    texts = [text for _, text, _ in EXAMPLES] * 2
+    labels = [label for *_, label in EXAMPLES] * 2
+    trained = TextClassifier.train(texts, labels, holdout=6)
+    candidate = trained.candidate
+    assert candidate is not None and candidate.examples == len(texts) - 6 and trained.examples == len(texts)
+    assert candidate.temperature == trained.temperature and candidate.labels == trained.labels
+    assert TextClassifier.loads(trained.dumps()).candidate is None  # only the model in use is stored
+    with pytest.raises(ValueError, match="holdout"):
+        TextClassifier.train(texts, labels, holdout=len(texts))
+
+
+def test_a_large_history_is_fitted_by_sgd_and_ranks_as_well(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.linear_model import SGDClassifier
+
+    from grievances import router_model
+
+    monkeypatch.setattr(router_model, "SGD_FROM", 10)
+    texts = [text for _, text, _ in EXAMPLES] * 3
+    labels = [label for *_, label in EXAMPLES] * 3
+    large = TextClassifier.train(texts, labels, titles=[title for title, *_ in EXAMPLES] * 3)
+    assert isinstance(large.classifier, SGDClassifier)
+    assert large.rank("学校乱收补课费", 1)[0][0] == "教育"
+    assert large.rank("公交车站太远，出行不方便", 1)[0][0] == "交通"

@@ -4,9 +4,11 @@
 ``router_train`` does the work: it reads the window (the newest ``MAX_SAMPLES`` accepted grievances,
 labelled by the agency that finally handled each), measures a candidate trained on the older part on the
 newest fifth exactly as routing will use it (the list and the model together), chooses the auto-dispatch
-threshold there for the office's target precision, trains on the whole window, stores the bytes with the
-metrics, and puts the version in force only when it routes the newest fifth better than the one in force
-and than the list alone. ``router_model_activate`` is the officer's switch (and the way back).
+threshold there for the office's target precision, keeps the model trained on the whole window (the
+candidate and it come from one ``TextClassifier.train``, which calibrates on the same newest fifth),
+stores the bytes with the metrics, and puts the version in force only when it routes the newest fifth
+better than the one in force and than the list alone. ``router_model_activate`` is the officer's switch
+(and the way back).
 """
 
 from __future__ import annotations
@@ -169,7 +171,9 @@ def _usual_duties(rows: list[_Row]) -> dict[str, int]:
     return {label: counter.most_common(1)[0][0] for label, counter in counts.items()}
 
 
-def _train(rows: list[_Row], priors: dict[str, list[str]]) -> routing.Learned:
+def _train(rows: list[_Row], priors: dict[str, list[str]], *, holdout: int | None = None) -> routing.Learned:
+    """The model of ``rows``; with ``holdout``, its ``candidate`` (fitted without the newest ``holdout``
+    rows) is what the newest are measured on: one training, two fits."""
     from grievances.router_model import TextClassifier
 
     classifier = TextClassifier.train(
@@ -177,8 +181,19 @@ def _train(rows: list[_Row], priors: dict[str, list[str]]) -> routing.Learned:
         [row.label for row in rows],
         titles=[row.title for row in rows],
         prior_documents=priors,
+        holdout=holdout,
     )
     return routing.Learned(classifier=classifier, samples=len(rows), usual_duties=_usual_duties(rows))
+
+
+def _history_top1(held_out: list[_Row], classifier: Any) -> float:
+    """How often the model alone (no list) puts the handling agency first, in one batch."""
+    from grievances.router_model import document
+
+    probabilities = classifier.probabilities([document(f"{r.title}\n{r.details}", r.title) for r in held_out])
+    labels = classifier.labels
+    right = sum(labels[int(p.argmax())] == row.label for p, row in zip(probabilities, held_out, strict=True))
+    return round(right / len(held_out), 4)
 
 
 def _agencies(suggestions: list[routing.Suggestion]) -> list[int | None]:
@@ -276,20 +291,21 @@ def _train_version(model: RouterModel, rows: list[_Row], *, actor: Any, min_samp
             code="router_history_too_small",
         )
     target = float(getattr(settings, "ZHIZE_AUTO_DISPATCH_PRECISION", 0.95))
-    held = min(MAX_HELD_OUT, int(len(rows) * HELD_OUT_SHARE))
+    held = int(len(rows) * HELD_OUT_SHARE)
     metrics: dict[str, Any] = {"target_precision": target, "train_size": len(rows), "test_size": 0}
-    if held >= MIN_HELD_OUT and len({row.label for row in rows[:-held]} | set(priors)) >= 2:
-        older, newest = rows[:-held], rows[-held:]
-        _progress(model.pk, 15, _("Training a candidate on the older grievances"))
-        candidate = _train(older, priors)
-        _progress(model.pk, 45, _("Measuring it on the newest fifth"))
+    measured_on = held >= MIN_HELD_OUT and len({row.label for row in rows[:-held]} | set(priors)) >= 2
+    _progress(model.pk, 15, _("Training on the window"))
+    final = _train(rows, priors, holdout=held if measured_on else None)
+    if measured_on:
+        # The candidate is fitted without the newest fifth (which also calibrates it) and measured on its
+        # newest MAX_HELD_OUT, routed one by one as a dispatcher would have received them.
+        older, newest = rows[:-held], rows[-min(held, MAX_HELD_OUT) :]
+        _progress(model.pk, 70, _("Measuring it on the newest fifth"))
+        candidate = routing.Learned(
+            classifier=final.classifier.candidate, samples=len(older), usual_duties=_usual_duties(older)
+        )
         measured = _measure(newest, candidate)
         list_alone = _measure(newest, None)
-        history_alone = sum(
-            bool(ranked) and ranked[0][0] == row.label
-            for row in newest
-            for ranked in [candidate.classifier.rank(f"{row.title}\n{row.details}", 1, title=row.title)]
-        )
         confident = measured.pop("_confident")
         metrics.update(measured)
         metrics.update(_auto_dispatch(confident, target))
@@ -299,12 +315,10 @@ def _train_version(model: RouterModel, rows: list[_Row], *, actor: Any, min_samp
                 "test_size": len(newest),
                 "list_top1": list_alone["top1"],
                 "list_top3": list_alone["top3"],
-                "history_top1": round(history_alone / len(newest), 4),
+                "history_top1": _history_top1(newest, candidate.classifier),
                 "measured_from": newest[0].accepted_at.isoformat(),
             }
         )
-    _progress(model.pk, 65, _("Training on the whole window"))
-    final = _train(rows, priors)
     metrics["usual_duties"] = final.usual_duties
     _progress(model.pk, 95, _("Saving"))
     data = final.classifier.dumps()
