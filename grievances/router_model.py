@@ -264,8 +264,9 @@ def count(features: Features, pairs: Sequence[tuple[str, str | None]]) -> list[s
     return [sp.vstack([chunk[b] for chunk in done], format="csr") for b in range(len(features.blocks))]
 
 
-# The readable features of grievances/gaps.py, which names what a cluster's grievances share: the same
-# blocks with their vocabularies (the router's hashed blocks keep no n-gram strings).
+# The readable features of grievances/gaps.py, which names what a cluster's grievances share: the same four
+# blocks with their vocabularies (the router's hashed blocks keep no n-gram strings), as the router had them
+# when the gap finder's DISTANCE was chosen (character 1–3-grams within words): kept, not re-tuned.
 def _column(i: int) -> Callable[[Sequence[Document]], list[str]]:
     return [_title, _text, _title_words, _text_words][i]
 
@@ -291,7 +292,7 @@ def features(*, title_weight: float = TITLE_WEIGHT, min_df: int = 1) -> FeatureU
 
     def block(name: str, column: int) -> tuple[str, Pipeline]:
         if name.endswith("chars"):
-            vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), lowercase=False)
+            vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), lowercase=False)
         else:
             vectorizer = TfidfVectorizer(
                 tokenizer=_split, token_pattern=None, lowercase=False, ngram_range=(1, 2)
