@@ -14,6 +14,7 @@ from duty_lists.models import Agency, AgencyLevel, Role
 AMENDMENT_ROLES = frozenset({Role.AGENCY_STAFF, Role.EDITORIAL_OFFICER, Role.LEGAL_REVIEWER, Role.LEADER})
 QUEUE_ROLES = frozenset({Role.EDITORIAL_OFFICER, Role.LEGAL_REVIEWER, Role.LEADER})
 GRIEVANCE_FIGURES_ROLES = frozenset({Role.DISPATCHER, Role.EDITORIAL_OFFICER, Role.LEADER, Role.AUDITOR})
+DIGEST_ROLES = frozenset({Role.EDITORIAL_OFFICER, Role.LEADER})
 
 
 class NavItem(NamedTuple):
@@ -166,6 +167,30 @@ def _grievance_nav(user: Any) -> list[NavItem]:
                 str(_("Dashboard")),
                 reverse("grievances:dashboard"),
                 str(_("Charts of grievances, the rates per agency and disputes, with tables and Excel.")),
+            )
+        )
+    if user.is_superuser or permissions.has_any_role(user, DIGEST_ROLES):
+        nav.append(
+            NavItem(
+                str(_("Daily digest")),
+                reverse("grievances:digest_list"),
+                str(_("Each morning: yesterday's new, overdue and returned grievances and the bounces.")),
+            )
+        )
+    if user.is_superuser or own or permissions.has_any_role(user, GRIEVANCE_FIGURES_ROLES):
+        nav.append(
+            NavItem(
+                str(_("Agency ranking")),
+                reverse("grievances:ranking"),
+                str(_("The month's ranking of agencies by the office's weights, as a page and in Excel.")),
+            )
+        )
+    if user.is_superuser or own or permissions.is_editorial_officer(user):
+        nav.append(
+            NavItem(
+                str(_("Mutual ratings")),
+                reverse("grievances:ratings"),
+                str(_("双向考评: each month streets rate departments and departments rate streets.")),
             )
         )
     if permissions.may_read_list_health(user):

@@ -589,9 +589,22 @@ class RouterModel(models.Model):
 
 # The dashboard's summary tables (grievances/dashboard/models.py) belong to this app.
 from grievances.dashboard.models import (  # noqa: E402, F401
+    DailyDigest,
     GrievanceDailySummary,
     SummaryCursor,
     SummaryDirtyDay,
     SummaryRebuild,
     SummaryRebuildState,
+)
+
+# 双向考评 and the ranking's weights (grievances/ratings/models.py) belong to this app too.
+from grievances.ratings.models import (  # noqa: E402, F401
+    AppealState,
+    MutualRating,
+    MutualRatingScore,
+    RankingMetric,
+    RankingWeight,
+    RatingAppeal,
+    RatingCriterion,
+    RatingDirection,
 )

@@ -5,8 +5,10 @@ The services' notifications link to ``/grievances/<id>/``, ``/grievances/whistle
 status link, printed on SMS and receipts.
 """
 
-from django.urls import path
+from django.urls import include, path
 
+from grievances import digest_urls
+from grievances.ratings import urls as rating_urls
 from grievances.views import (
     citizen,
     dashboard,
@@ -16,6 +18,7 @@ from grievances.views import (
     handovers,
     intelligence,
     orders,
+    ranking,
     router,
     whistles,
 )
@@ -31,6 +34,9 @@ urlpatterns = [
     path("dashboard/export/<slug:chart>/", dashboard.export, name="dashboard_export"),
     path("dashboard/rebuild/", dashboard.rebuild, name="dashboard_rebuild"),
     path("dashboard/rebuild/status/", dashboard.rebuild_status, name="dashboard_rebuild_status"),
+    path("grievances/ranking/", ranking.ranking, name="ranking"),
+    path("", include(digest_urls.urlpatterns)),
+    path("", include(rating_urls.urlpatterns)),
     path("grievances/gaps/", intelligence.gaps, name="gaps"),
     path("grievances/gaps/file/", intelligence.gap_file, name="gap_file"),
     path("grievances/replay/<int:amendment_id>/", intelligence.replay, name="replay"),

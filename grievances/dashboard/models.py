@@ -135,3 +135,23 @@ class SummaryRebuild(models.Model):
         if self.state == SummaryRebuildState.DONE:
             return 100
         return int(100 * self.days_done / self.days_total) if self.days_total else 0
+
+
+class DailyDigest(models.Model):
+    """The office's digest of one day (new, overdue, returned, bounced into disputes), built by the beat
+    job the next morning or on request, and mailed once to the editorial office."""
+
+    day = models.DateField(_("day"), unique=True)
+    built_at = models.DateTimeField(_("built"))
+    # The counts and the listed cases, as the page and the e-mail show them.
+    figures = models.JSONField(default=dict)
+    # Recipients it was delivered to when first built; a rebuild does not mail it again.
+    mailed_to = models.PositiveIntegerField(_("mailed to"), default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = _("daily digest")
+        verbose_name_plural = _("daily digests")
+
+    def __str__(self) -> str:
+        return f"digest {self.day}"

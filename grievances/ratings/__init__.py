@@ -1,0 +1,1 @@
+"""双向考评 (mutual ratings between streets and departments) and the monthly agency ranking they feed."""
