@@ -35,6 +35,8 @@ urlpatterns = [
     path("dashboard/rebuild/", dashboard.rebuild, name="dashboard_rebuild"),
     path("dashboard/rebuild/status/", dashboard.rebuild_status, name="dashboard_rebuild_status"),
     path("grievances/ranking/", ranking.ranking, name="ranking"),
+    path("grievances/ranking/export/", ranking.export, name="ranking_export"),
+    path("grievances/ranking/weights/", ranking.weights, name="ranking_weights"),
     path("", include(digest_urls.urlpatterns)),
     path("", include(rating_urls.urlpatterns)),
     path("grievances/gaps/", intelligence.gaps, name="gaps"),

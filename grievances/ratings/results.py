@@ -34,3 +34,16 @@ def received_scores(month: date, agencies: list[int] | None = None) -> dict[int,
         )
         for row in rows.values("rated_id").annotate(mean=Avg("score"), n=Count("id")).order_by()
     }
+
+
+def parse_month(value: str) -> date:
+    """A month written YYYY-MM (as a month input sends it), as its first day; ValueError saying why."""
+    from django.utils.translation import gettext as _
+
+    try:
+        year, month = (int(part) for part in value.strip().split("-"))
+        return date(year, month, 1)
+    except (TypeError, ValueError):
+        raise ValueError(
+            _("“%(value)s” is not a month: enter one as YYYY-MM, for example 2026-05.") % {"value": value}
+        ) from None
