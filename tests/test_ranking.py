@@ -251,6 +251,7 @@ def test_the_ranking_agrees_with_the_grievances_themselves(
     body = page.content.decode()
     assert agency_a.name in body and agency_b.name in body
     assert 'data-chart="ranking"' in body and 'name="first_dispatch_success_rate"' in body
+    assert "Needs:" not in body  # the chart partial's own comment stays a comment
 
 
 def test_without_a_month_the_page_ranks_the_last_finished_one(english, officer):
