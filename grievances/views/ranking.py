@@ -145,6 +145,8 @@ def _render(
     context = {
         "month": month,
         "month_value": f"{month:%Y-%m}",
+        "this_month": f"{timezone.localdate():%Y-%m}",
+        "last_month": f"{last_month():%Y-%m}",
         "problem": problem,
         "chart": chart,
         "export_url": f"{reverse('grievances:ranking_export')}?{query}",
