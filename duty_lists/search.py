@@ -8,8 +8,9 @@ What ``DutyRevision.search_text`` holds (``build_search_text`` writes it; nothin
     <title tokens> | <keyword and synonym tokens> | <description tokens>
 
 three sections of space-separated tokens, split by ``|`` (which never occurs inside a token: tokens are
-runs of letters and digits only). The GIN index of migration 0003 weights the sections A, B and C, so a hit
-in the title outranks one in a keyword, which outranks one in the description. Each section lists a token
+runs of letters and digits only). The stored tsvector of migration 0009 (``search_vector``, GIN-indexed)
+weights the sections A, B and C, so a hit in the title outranks one in a keyword, which outranks one in the
+description. Each section lists a token
 once, in order of first appearance. The title and term sections hold:
 
 - every run of letters/digits of the title, keyword or synonym whole (``噪音扰民``), so a registry term is
@@ -57,7 +58,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connections
-from django.db.models import Case, Count, F, FloatField, Func, Max, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Expression, FloatField, Max, Q, QuerySet, Value, When
 
 from duty_lists.models import DutyRevision
 
@@ -91,27 +92,22 @@ QUERY_STOP_WORDS = frozenset({
 })
 # fmt: on
 
-# The vector the GIN index of migration 0003 is built on. PostgreSQL uses an expression index only for the
-# very same expression, so the two must stay identical (tests/test_search.py checks the plan).
-_VECTOR_TEMPLATE = (
-    "("
-    + " || ".join(
-        f"setweight(to_tsvector('simple'::regconfig, split_part(%(expressions)s, '|', {n})), '{weight}')"
-        for n, weight in ((1, "A"), (2, "B"), (3, "C"))
-    )
-    + ")"
-)
 
+class _StoredSearchVector(Expression):
+    """The ``search_vector`` column of the query's revisions (PostgreSQL only): the weighted tsvector of
+    ``search_text`` that migration 0009 stores and indexes with GIN, so that neither the match nor the rank
+    computes a vector. Not a model field (see that migration), so named here by the query's own alias."""
 
-class _SearchVector(Func):
-    template = _VECTOR_TEMPLATE
-    arity = 1
     output_field = SearchVectorField()
 
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        alias = compiler.query.get_initial_alias()
+        return f"{compiler.quote_name_unless_alias(alias)}.search_vector", []
 
-def search_vector() -> Func:
-    """The weighted tsvector of ``search_text`` (PostgreSQL only), as indexed."""
-    return _SearchVector(F("search_text"))
+
+def search_vector() -> Expression:
+    """The weighted tsvector of ``search_text`` (PostgreSQL only), as stored and indexed."""
+    return _StoredSearchVector()
 
 
 # --- jieba, initialised lazily and quietly ------------------------------------------------------------------
