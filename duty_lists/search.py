@@ -100,7 +100,8 @@ class _StoredSearchVector(Expression):
 
     output_field = SearchVectorField()
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    # A list, not the stubs' tuple: django.contrib.postgres.search adds the lookup's list of params to it.
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         alias = compiler.query.get_initial_alias()
         return f"{compiler.quote_name_unless_alias(alias)}.search_vector", []
 
