@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 
 from core.admin_site import RoleAdmin
 from duty_lists.models import Role
-from grievances.models import ApiClient, DeadlinePolicy, Grievance, GrievanceEvent, WorkOrder
+from grievances.models import ApiClient, DeadlinePolicy, Grievance, GrievanceEvent, RatingCriterion, WorkOrder
 from grievances.services import api_client_issue, deadline_policy_update
+from grievances.services.ratings import CRITERION_FIELDS, rating_criterion_save
 
 ADMINS = frozenset({Role.SYSTEM_ADMIN})
 READERS = frozenset({Role.DISPATCHER, Role.EDITORIAL_OFFICER, Role.AUDITOR})
@@ -102,3 +103,29 @@ class GrievanceAdmin(RoleAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [f.name for f in self.model._meta.fields if f.name not in self.exclude]
+
+
+@admin.register(RatingCriterion)
+class RatingCriterionAdmin(RoleAdmin):
+    """双向考评's criteria, set by the editorial office. Saves go through ``rating_criterion_save`` (audited);
+    no delete: past ratings' scores refer to the criterion, so the office sets it out of use instead."""
+
+    view_roles = READERS
+    add_roles = frozenset({Role.EDITORIAL_OFFICER})
+    change_roles = frozenset({Role.EDITORIAL_OFFICER})
+    list_display = ("name", "direction", "weight", "position", "is_active")
+    list_filter = ("direction", "is_active")
+    ordering = ("direction", "position", "id")
+    fields = CRITERION_FIELDS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("direction",) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: RatingCriterion, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in form.changed_data if name in CRITERION_FIELDS}
+        if not change:
+            values = {name: form.cleaned_data[name] for name in CRITERION_FIELDS if name in form.cleaned_data}
+        saved = rating_criterion_save(
+            actor=request.user, criterion=obj if change else None, values=values, reason="admin"
+        )
+        obj.pk = saved.pk

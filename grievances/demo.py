@@ -12,7 +12,10 @@ What it leaves behind:
 - a whistle blown by 北辰街道 summoning two departments, one of which has reported;
 - two-way dispatch: a matter 北辰街道 reported up and the department took over, one reported up a day late
   and still waiting, and one a department passed down to the street;
-- the Open311 client "演示热线系统" with a fixed, printed key.
+- the Open311 client "演示热线系统" with a fixed, printed key;
+- 双向考评: three past months of ratings between 北辰街道 (and two other streets) and the departments, one
+  of them voided by an upheld appeal, and this month's ratings given through the service, one of them
+  appealed by the department and waiting for the office.
 
 ``load_grievance_demo`` is idempotent: it does nothing once grievances with a ``demo-`` external id exist.
 """
@@ -23,7 +26,7 @@ import csv
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.actors import SYSTEM
-from core.workdays import add_working_days
+from core.workdays import SHANGHAI, add_working_days
 from duty_lists.models import Agency, Duty
 from grievances import routing
 from grievances.models import (
@@ -45,6 +48,15 @@ from grievances.models import (
     OrderRole,
     OrderState,
     WorkOrder,
+)
+from grievances.ratings import selectors as rating_selectors
+from grievances.ratings.models import (
+    AppealState,
+    MutualRating,
+    MutualRatingScore,
+    RatingAppeal,
+    RatingCriterion,
+    RatingDirection,
 )
 from grievances.services import (
     api_client_issue,
@@ -61,6 +73,7 @@ from grievances.services import (
     summons_report,
     whistle_blow,
 )
+from grievances.services.ratings import rating_appeal_file, rating_submit, weighted_mean
 
 DEMO_OPEN311_CLIENT = "演示热线系统"
 DEMO_OPEN311_KEY = "demo-open311-key-zhize"  # printed by make run; demo data only
@@ -369,6 +382,106 @@ def _load(client: ApiClient) -> None:
     _receive(OPEN311_GRIEVANCE, SYSTEM, street, client=client)
     _whistle(street)
     _handovers(street)
+    _ratings()
+
+
+# 双向考评: (rater, its demo person, rated, scores by criterion in the office's order, comment). The
+# departments' marks follow the demo story: 区市监局 took the expired-milk handover over the same day,
+# 区综合执法局 was slow to report to the whistle and let the muck trucks go on.
+DEMO_RATINGS = [
+    ("511602-bc", "staff_bc", "511602-sjj", (92, 90, 88), "过期食品移交当天即到场检查，配合积极。"),
+    ("511602-bc", "staff_bc", "511602-zhzf", (66, 70, 64), "吹哨后报到偏慢，滨河路渣土抛洒问题反复出现。"),
+    ("511602-bc", "staff_bc", "511602-sthj", (84, 82, 80), ""),
+    ("511602-zhzf", "staff_zhzf", "511602-bc", (86, 78, 90), "属地先行处置及时，上报材料偶有缺项。"),
+    ("511602-zhzf", "staff_zhzf", "511602-gf", (75, 72, 80), ""),
+    ("511602-sjj", "staff_sjj", "511602-bc", (90, 88, 85), "网格巡查发现问题及时，照片证据齐全。"),
+    ("511602-sjj", "staff_sjj", "511602-ws", (70, 76, 74), "专项检查配合一般。"),
+]
+RATING_HISTORY_MONTHS = 3
+
+
+def _by_criterion(criteria: list[RatingCriterion], scores: tuple[int, ...]) -> dict[int, int]:
+    """The demo's scores in the office's order; a criterion the office added since scores 80."""
+    return {c.pk: scores[i] if i < len(scores) else 80 for i, c in enumerate(criteria)}
+
+
+def _past_rating(
+    month: date, rater: Agency, rated: Agency, person: Any, scores: tuple[int, ...], text: str
+) -> MutualRating:
+    """A past month's rating as the service would have left it (the service accepts only the open months,
+    and the history goes back further)."""
+    direction = rating_selectors.direction_between(rater, rated)
+    if direction is None:
+        raise ValueError(f"{rater.code} does not rate {rated.code}")
+    criteria = list(RatingCriterion.objects.filter(direction=direction, is_active=True).order_by("position"))
+    by_criterion = _by_criterion(criteria, scores)
+    at = datetime.combine(rating_selectors.next_month(month).replace(day=5), time(10), tzinfo=SHANGHAI)
+    rating = MutualRating.objects.create(
+        month=month,
+        direction=direction,
+        rater=rater,
+        rated=rated,
+        rated_by=person,
+        score=weighted_mean(by_criterion, {c.pk: c.weight for c in criteria}),
+        comment=text,
+        submitted_at=at,
+        updated_at=at,
+    )
+    MutualRatingScore.objects.bulk_create(
+        MutualRatingScore(rating=rating, criterion_id=c, score=s) for c, s in by_criterion.items()
+    )
+    return rating
+
+
+def _ratings() -> None:
+    if any(not rating_selectors.criteria(d) for d in RatingDirection.values):
+        return  # no criteria (a test database flushed after migrating): nothing to rate on
+    agencies = {
+        a.code: a
+        for a in Agency.objects.filter(code__in={r[0] for r in DEMO_RATINGS} | {r[2] for r in DEMO_RATINGS})
+    }
+    this_month = rating_selectors.today().replace(day=1)
+    month = this_month
+    for back in range(1, RATING_HISTORY_MONTHS + 1):
+        month = rating_selectors.previous_month(month)
+        for rater, username, rated, scores, text in DEMO_RATINGS:
+            # A little drift from month to month, so the ranking's months differ.
+            drifted = tuple(max(0, min(100, s - 3 * back + (back % 2) * 4)) for s in scores)
+            rating = _past_rating(month, agencies[rater], agencies[rated], _user(username), drifted, text)
+            if back == 2 and rated == "511602-zhzf":
+                # Upheld on appeal: the department showed the whistle's report times; the rating no longer
+                # counts.
+                at = rating.submitted_at + timedelta(days=3)
+                RatingAppeal.objects.create(
+                    rating=rating,
+                    filed_by=_user("staff_zhzf"),
+                    reason="当月两次吹哨均在30分钟内报到，报到记录可查。",
+                    filed_at=at,
+                    state=AppealState.UPHELD,
+                    decided_by=_user("officer"),
+                    decided_at=at + timedelta(days=2),
+                    decision="核对吹哨报到记录属实，该评价不计分。",
+                )
+                rating.voided = True
+                rating.save(update_fields=["voided"])
+    for rater, username, rated, scores, text in DEMO_RATINGS[:4]:
+        criteria = rating_selectors.criteria(
+            rating_selectors.direction_between(agencies[rater], agencies[rated]) or ""
+        )
+        rating = rating_submit(
+            actor=_user(username),
+            rater=agencies[rater],
+            rated=agencies[rated],
+            month=this_month,
+            scores=_by_criterion(criteria, scores),
+            comment=text,
+        )
+        if rated == "511602-zhzf":
+            rating_appeal_file(
+                actor=_user("staff_zhzf"),
+                rating=rating,
+                reason="本月街道吹哨两次，执法中队均按时到场，渣土车问题已移交交通部门联合治理。",
+            )
 
 
 def first_dispatch_kpi() -> str:
