@@ -3,6 +3,7 @@ voided by an upheld appeal). The ratings page shows them; the ranking weighs the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -36,14 +37,16 @@ def received_scores(month: date, agencies: list[int] | None = None) -> dict[int,
     }
 
 
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
 def parse_month(value: str) -> date:
     """A month written YYYY-MM (as a month input sends it), as its first day; ValueError saying why."""
     from django.utils.translation import gettext as _
 
-    try:
-        year, month = (int(part) for part in value.strip().split("-"))
-        return date(year, month, 1)
-    except (TypeError, ValueError):
-        raise ValueError(
-            _("“%(value)s” is not a month: enter one as YYYY-MM, for example 2026-05.") % {"value": value}
-        ) from None
+    match = MONTH.match(value.strip())
+    if match and 2000 <= int(match.group(1)) <= 2100 and 1 <= int(match.group(2)) <= 12:
+        return date(int(match.group(1)), int(match.group(2)), 1)
+    raise ValueError(
+        _("“%(value)s” is not a month: enter one as YYYY-MM, for example 2026-05.") % {"value": value}
+    )

@@ -26,6 +26,7 @@ from grievances.dashboard.scope import Scope, scope_of
 from grievances.ratings.models import RankingMetric
 from grievances.ratings.ranking import Ranking, monthly_ranking
 from grievances.ratings.results import parse_month
+from grievances.ratings.selectors import previous_month
 from grievances.services.ranking import may_set_weights, ranking_weights_set
 from grievances.views.dashboard import echarts_url
 
@@ -41,14 +42,9 @@ def _scope(request: HttpRequest) -> Scope:
     return scope
 
 
-def last_month(today: date | None = None) -> date:
+def last_month() -> date:
     """The month ranked when none is asked for: the last one finished."""
-    first = (today or timezone.localdate()).replace(day=1)
-    return (
-        first.replace(year=first.year - 1, month=12)
-        if first.month == 1
-        else first.replace(month=first.month - 1)
-    )
+    return previous_month(timezone.localdate())
 
 
 def _month(request: HttpRequest) -> tuple[date, str]:

@@ -5,7 +5,6 @@ criteria), and the rating form for one counterpart. Every write goes through
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -34,11 +33,10 @@ from grievances.ratings.models import (
     RatingCriterion,
     RatingDirection,
 )
-from grievances.ratings.results import Received, month_start, received_scores
+from grievances.ratings.results import MONTH, Received, month_start, received_scores
+from grievances.ratings.results import parse_month as parse_month_text
 from grievances.services.ratings import rating_appeal_decide, rating_appeal_file, rating_submit
 from grievances.views.common import acts_for, fix_or_report, show_refusal
-
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 class BadMonth(ValueError):
@@ -50,13 +48,10 @@ def parse_month(text: str | None) -> date:
     has nothing to show or rate: refused like a malformed one."""
     if not text:
         return month_start(selectors.today())
-    match = MONTH.match(text.strip())
-    if not match:
-        raise BadMonth(_("Give the month as YYYY-MM, for example 2026-11."))
-    year, number = int(match.group(1)), int(match.group(2))
-    if not (2000 <= year <= 2100 and 1 <= number <= 12):
-        raise BadMonth(_("Give the month as YYYY-MM, for example 2026-11."))
-    month = date(year, number, 1)
+    try:
+        month = parse_month_text(text)
+    except ValueError as error:
+        raise BadMonth(str(error)) from None
     if month > selectors.today():
         raise BadMonth(_("That month has not begun yet."))
     return month
