@@ -159,5 +159,17 @@ def login() -> Callable[[Any], Client]:
 
 
 @pytest.fixture
+def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
+    """As ``login``, with the language cookie set to English (the pages are Chinese first)."""
+
+    def _login(user: Any) -> Client:
+        client = login(user)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        return client
+
+    return _login
+
+
+@pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -5,7 +5,6 @@ who sees whose figures; bad filters; empty states; the Excel export; the dispute
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import openpyxl
 import pytest
 import time_machine
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -53,16 +51,6 @@ def _wednesday_morning() -> Any:
 @pytest.fixture
 def world(agency_a: Agency, agency_b: Agency) -> World:
     return build_world(agency_a, agency_b)
-
-
-@pytest.fixture
-def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
-    def _login(user: Any) -> Client:
-        client = login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return _login
 
 
 def today() -> date:

@@ -49,16 +49,6 @@ def queued(settings: Any) -> None:
     settings.ZHIZE_AUTO_DISPATCH_CONFIDENCE = 1.01
 
 
-@pytest.fixture
-def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
-    def _login(user: Any) -> Client:
-        client = login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return _login
-
-
 def receive(dispatcher: Any, world: World, title: str = VENDING, **extra: Any) -> Grievance:
     grievance, _created = grievance_receive(
         actor=dispatcher,

@@ -3,12 +3,9 @@ re-match asks before it dispatches, and an agency that returned a grievance is n
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from duty_lists.models import Agency
@@ -39,16 +36,6 @@ def eager_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
     """What publishing enqueues runs at once, in this process (no worker in these tests)."""
     for task in (tasks.reroute_after_edition, tasks.rescore_after_edition):
         monkeypatch.setattr(task, "delay", task)
-
-
-@pytest.fixture
-def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
-    def _login(user: Any) -> Client:
-        client = login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return _login
 
 
 def receive(dispatcher: Any, world: World, *, route: bool = True, key: str = "") -> Grievance:

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -37,16 +36,6 @@ WEDNESDAY = datetime(2026, 6, 10, 10, 0, tzinfo=SHANGHAI)
 @pytest.fixture
 def world(agency_a: Agency, agency_b: Agency) -> World:
     return build_world(agency_a, agency_b)
-
-
-@pytest.fixture
-def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
-    def _login(user: Any) -> Client:
-        client = login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return _login
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -48,16 +47,6 @@ def test_redact_address_keeps_the_street_and_drops_the_door() -> None:
 @pytest.fixture
 def world(agency_a: Agency, agency_b: Agency) -> World:
     return build_world(agency_a, agency_b)
-
-
-@pytest.fixture
-def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
-    def _login(user: Any) -> Client:
-        client = login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return _login
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ see only their own row; the page and its Excel file hold the same table."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,8 +12,6 @@ from typing import Any
 import openpyxl
 import pytest
 import time_machine
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from core.errors import ApplicationError, PermissionRefused
@@ -47,16 +44,6 @@ NOW = datetime(2026, 6, 10, 10, 0, tzinfo=timezone.get_default_timezone())
 def _mid_june() -> Any:
     with time_machine.travel(NOW, tick=True):
         yield
-
-
-@pytest.fixture
-def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
-    def _login(user: Any) -> Client:
-        client = login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return _login
 
 
 @pytest.fixture

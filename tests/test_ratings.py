@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -422,16 +421,6 @@ def test_the_office_changes_a_weight_in_the_admin_through_the_service(officer: A
 def _english_text() -> Iterator[None]:
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def english(login: Callable[[Any], Client]) -> Callable[[Any], Client]:
-    def _login(user: Any) -> Client:
-        client = login(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return _login
 
 
 def page_of(client: Client, month: str = "2026-11") -> Any:
