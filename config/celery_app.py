@@ -97,6 +97,11 @@ app.conf.beat_schedule = {
         "schedule": float(os.environ.get("ZHIZE_DASHBOARD_REFRESH_SECONDS", "300")),
         "options": {"expires": 280},
     },
+    # The office's digest of yesterday, in its inbox before the working day starts.
+    "build-daily-digest": {
+        "task": "grievances.tasks.build_daily_digest",
+        "schedule": crontab(hour=7, minute=0),
+    },
     "retrain-router": {
         "task": "grievances.tasks.retrain_router",
         "schedule": crontab(hour=1, minute=40),

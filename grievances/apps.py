@@ -51,6 +51,7 @@ def _register_jobs() -> None:
 
     jobs.register("grievances.gaps", run=_gaps_job, may_start=_office, label=_("Gap search"))
     jobs.register("grievances.replay", run=_replay_job, may_start=_office, label=_("What-if replay"))
+    jobs.register("grievances.digest", run=_digest_job, may_start=_office, label=_("Daily digest"))
 
 
 def _gaps_job(job: Any, progress: Any) -> dict[str, Any]:
@@ -65,6 +66,18 @@ def _replay_job(job: Any, progress: Any) -> dict[str, Any]:
 
     amendment = Amendment.objects.select_related("duty_list", "duty").get(pk=job.params["amendment"])
     return replay(amendment, months=int(job.params.get("months", 6)), progress=progress)
+
+
+def _digest_job(job: Any, progress: Any) -> dict[str, Any]:
+    from datetime import date
+
+    from core.actors import SYSTEM
+    from grievances.services.digest import digest_build
+
+    digest = digest_build(
+        actor=job.requested_by or SYSTEM, day=date.fromisoformat(job.params["day"]), progress=progress
+    )
+    return {"digest": digest.pk, "day": digest.day.isoformat(), "mailed_to": digest.mailed_to}
 
 
 def _replay_action(user: Any, amendment: Any) -> tuple[str, str] | None:

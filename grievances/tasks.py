@@ -91,3 +91,20 @@ def rebuild_dashboard_summary(job_id: int) -> str:
 
     job = summary_rebuild_run(job_id=job_id)
     return job.state if job else "skipped"
+
+
+@shared_task(
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3, soft_time_limit=50, time_limit=58
+)
+def build_daily_digest(day: str | None = None) -> int:
+    """Each morning: the digest of yesterday (local time), mailed to the editorial office once. ``day``
+    (ISO date) builds another; building it again only refreshes the figures."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from core.actors import SYSTEM
+    from grievances.services.digest import digest_build
+
+    chosen = date.fromisoformat(day) if day else timezone.localdate() - timedelta(days=1)
+    return digest_build(actor=SYSTEM, day=chosen).pk
