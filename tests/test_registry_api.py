@@ -324,8 +324,9 @@ def test_a_search_with_nothing_searchable_answers_an_empty_page(client, registry
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_the_plain_pages_built_in_postgresql_match_the_orm_pages_exactly(client, registry, agency_b) -> None:
-    """``/duties/`` without filters is answered by one SQL query that builds the JSON (fastpage.py); with
-    ``?list=`` the ORM builds it. Walked page by page, both must say exactly the same."""
+    """``/duties/`` without filters (or with only ``?list=``) is answered by one SQL query that builds the
+    JSON (fastpage.py); with ``?format=json`` the ORM builds it. Walked page by page, both must say exactly
+    the same."""
     from duty_lists.api import fastpage
     from duty_lists.models import Duty, LegalBasis
 
@@ -339,7 +340,10 @@ def test_the_plain_pages_built_in_postgresql_match_the_orm_pages_exactly(client,
         served.append("sql" if response is not None else "orm")
         return response
 
-    fast_url, orm_url = "/api/v1/duties/?page_size=3", "/api/v1/duties/?page_size=3&list=ms"
+    fast_url, orm_url = (
+        "/api/v1/duties/?page_size=3&list=ms",
+        "/api/v1/duties/?page_size=3&format=json&list=ms",
+    )
     import duty_lists.api.duties as duties_module
 
     duties_module.fast_page = spy
@@ -356,7 +360,8 @@ def test_the_plain_pages_built_in_postgresql_match_the_orm_pages_exactly(client,
     finally:
         duties_module.fast_page = original
     assert pages == 2
-    assert served == ["sql", "orm"] * 2  # the ORM path is asked too, and answers for ?list=
+    assert served == ["sql", "orm"] * 2  # the ORM path is asked too, and answers for ?format=
+    assert client.get("/api/v1/duties/?list=no-such-list").json()["results"] == []
     first = client.get("/api/v1/duties/").json()["results"][1]
     basis = {"title": "《物业管理条例》", "article": "第七条", "document_number": ""}
     assert first["legal_bases"][-1] == basis

@@ -1,5 +1,5 @@
-"""The plain pages of /api/v1/duties/ — no filter, no search, no as-of: what syncing clients walk through
-most — answered by one PostgreSQL query that builds each duty's JSON itself.
+"""The plain pages of /api/v1/duties/ — no filter but the list, no search, no as-of: what syncing clients
+walk through most — answered by one PostgreSQL query that builds each duty's JSON itself.
 
 Built by the ORM, a 50-duty page cost ~7× its SQL in Python (docs/benchmarks.md); here Python only joins
 the JSON texts the database returns. The shape is exactly ``duty_to_dict``'s, which a test checks field by
@@ -30,7 +30,7 @@ from duty_lists.models import (
     Participation,
 )
 
-FAST_PARAMS = frozenset({"cursor", "page_size"})
+FAST_PARAMS = frozenset({"cursor", "page_size", "list"})
 
 
 def _t(model: Any) -> str:
@@ -59,7 +59,7 @@ def _iso(column: str) -> str:
 
 
 @functools.cache
-def _page_sql(after: bool) -> str:
+def _page_sql(after: bool, listed: bool = False) -> str:
     """Only table names from the models and fixed fragments are formatted in; values are parameters."""
     participant = "json_build_object('agency', a.code, 'name', a.name, 'responsibility', p.responsibility)"
     participants = f"{_t(Participation)} p JOIN {_t(Agency)} a ON a.id = p.agency_id"
@@ -104,6 +104,7 @@ JOIN {_t(Category)} cat ON cat.id = cl.category_id
 JOIN {_t(Edition)} e ON e.id = r.edition_id
 CROSS JOIN (SELECT %s::text AS name) tz
 WHERE r.edition_id IS NOT NULL AND NOT r.is_removed AND r.valid_until IS NULL
+{f"AND r.duty_list_id = (SELECT id FROM {_t(DutyList)} WHERE code = %s)" if listed else ""}
 {"AND r.code > %s" if after else ""}
 ORDER BY r.code
 LIMIT %s
@@ -123,9 +124,17 @@ def fast_page(request: Request, paginator: Any, url_prefix: str) -> HttpResponse
         return None
     after = cursor.position if cursor is not None else None
     zone = timezone.get_current_timezone_name()  # what DRF's DateTimeField converts to
-    params: list[Any] = [url_prefix, zone, *([after] if after is not None else []), page_size + 2]
+    # By the list's id, not a join on its code: PostgreSQL then walks the (duty_list, code) index in order.
+    listed = request.query_params.get("list")
+    params: list[Any] = [
+        url_prefix,
+        zone,
+        *([listed] if listed is not None else []),
+        *([after] if after is not None else []),
+        page_size + 2,
+    ]
     with connection.cursor() as db:
-        db.execute(_page_sql(after is not None), params)
+        db.execute(_page_sql(after is not None, listed is not None), params)
         rows = db.fetchall()
     page = rows[:page_size]
     # DRF disambiguates a code repeated across a page boundary with an offset; leave that to it.

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.reverse import reverse
 
 from core.api.times import api_datetime
 from duty_lists.models import DutyRevision, Edition, Participation, ParticipationRole
@@ -19,8 +19,10 @@ def participant_to_dict(p: Participation) -> dict[str, Any]:
 
 
 def duty_url_prefix(request: Request) -> str:
-    """The absolute URL of duty details up to the code: reversed once per page, not once per duty."""
-    return reverse("api:duty_detail", args=["CODE"], request=request).removesuffix("CODE/")
+    """The absolute URL of duty details up to the code: reversed once per page, not once per duty. Django's
+    reverse, not DRF's: DRF's carries the request's ``?format=`` into the URL, which would then sit before
+    the code (``…/duties/CODE/?format=json`` cut at ``CODE/``)."""
+    return request.build_absolute_uri(reverse("api:duty_detail", args=["CODE"])).removesuffix("CODE/")
 
 
 def duty_to_dict(
