@@ -713,7 +713,8 @@ class Results:
     search_raw: Timing  # the search statement of q=噪音 as the product sends it, replayed
     search_previous_raw: Timing  # the same statement recomputing the vector (the previous code path)
     search_hits: dict[str, int]
-    vocabulary_seconds: float  # the first search in a process: loads the registry's vocabulary
+    vocabulary_seconds: float  # the words worked out again from the registry (once per edition) and stored
+    fresh_process_seconds: float  # the first search of a new process, which reads the stored words
     edition_search_ms: float  # the first search after an edition, answered with the vocabulary in place
     edition_reload_seconds: float  # until the new vocabulary was loaded beside it
     page_queries: dict[int, int]
@@ -732,6 +733,39 @@ def search_hits(q: str) -> int:
     from duty_lists.selectors import revisions_in_force
 
     return search_revisions(revisions_in_force(with_content=False), q).count()
+
+
+FRESH_PROCESS = """
+import sys, time
+sys.path.insert(0, {root!r})
+import django
+django.setup()
+import config.wsgi  # what a serving process imports
+from django.test import Client
+from duty_lists import search
+search._jieba()  # jieba's own dictionary, loaded by any process that segments (0.2 s), not the registry's
+started = time.perf_counter()
+response = Client().get({path!r})
+assert response.status_code == 200, response.status_code
+print(time.perf_counter() - started)
+"""
+
+
+def warm_queries(client: InProcess, path: str) -> list[str]:
+    """The queries of a request after the same one warmed the process: a once-a-process load or a check
+    every few minutes (the synonyms, the vocabulary's stamp) is not a cost of the page size."""
+    client.get(path)
+    return client.queries(path)
+
+
+def fresh_process_search_seconds(path: str) -> float:
+    """The first search in a new Python process (this benchmark's settings and database), timed inside it:
+    it finds the registry's words stored and reads them, instead of reading every duty in force."""
+    script = FRESH_PROCESS.format(root=str(ROOT), path=path)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=os.environ.copy()
+    )
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def measure(requests: int, *, over_http: bool, build_report: BuildReport | None) -> Results:
@@ -756,7 +790,7 @@ def measure(requests: int, *, over_http: bool, build_report: BuildReport | None)
     deep_statements = client.queries(deep_path)
     raw = raw_timing(data_statements(page_statements), requests)
     deep_raw = raw_timing(data_statements(deep_statements), requests)
-    page_queries = {size: len(client.queries(url(page_size=size))) for size in (10, 50, 200)}
+    page_queries = {size: len(warm_queries(client, url(page_size=size))) for size in (10, 50, 200)}
 
     print("  searches …", flush=True)
     search._jieba()  # loaded once per process; what is timed next is the registry's vocabulary
@@ -780,7 +814,9 @@ def measure(requests: int, *, over_http: bool, build_report: BuildReport | None)
         )
     search_raw = raw_timing([ranked], requests // 2)
     search_previous_raw = raw_timing([ranked.replace(STORED_VECTOR, PREVIOUS_VECTOR)], requests // 2)
-    search_queries = {size: len(client.queries(url(q="物业管理", page_size=size))) for size in (10, 50, 200)}
+    search_queries = {
+        size: len(warm_queries(client, url(q="物业管理", page_size=size))) for size in (10, 50, 200)
+    }
     plans = {
         "first page": explain(data_statements(page_statements)[0]),
         "deep page": explain(data_statements(deep_statements)[0]),
@@ -811,6 +847,7 @@ def measure(requests: int, *, over_http: bool, build_report: BuildReport | None)
         search_previous_raw=search_previous_raw,
         search_hits={q: search_hits(q) for q in SEARCHES},
         vocabulary_seconds=vocabulary_seconds,
+        fresh_process_seconds=fresh_process_search_seconds(url(q=SEARCHES[0])),
         edition_search_ms=edition_search_ms,
         edition_reload_seconds=edition_reload_seconds,
         page_queries=page_queries,
@@ -921,8 +958,8 @@ def table(results: Results) -> list[tuple[str, str, str, str]]:
         (
             "first search in a fresh process",
             f"≤ {FIRST_SEARCH_TARGET_S} s",
-            f"{results.vocabulary_seconds:.2f} s",
-            verdict(results.vocabulary_seconds <= FIRST_SEARCH_TARGET_S),
+            f"{results.fresh_process_seconds:.2f} s",
+            verdict(results.fresh_process_seconds <= FIRST_SEARCH_TARGET_S),
         ),
         (
             f"search `q={SEARCHES[0]}` SQL, stored vector vs recomputed (p50)",
@@ -978,7 +1015,9 @@ def print_report(results: Results, info: dict[str, str]) -> None:
             f"{t.p50:7.1f} {t.p95:7.1f} {t.p99:7.1f} {t.max:7.1f}"
         )
     print(
-        "\nFirst search in a process (loads jieba's registry vocabulary): "
+        "\nFirst search in a fresh process (reads the stored vocabulary): "
+        f"{results.fresh_process_seconds:.2f} s; "
+        "working the vocabulary out again from the registry (once per edition): "
         f"{results.vocabulary_seconds:.2f} s; first search after an edition: "
         f"{results.edition_search_ms:.0f} ms, the new vocabulary loaded beside it in "
         f"{results.edition_reload_seconds:.2f} s"
@@ -1029,8 +1068,10 @@ def markdown(results: Results, info: dict[str, str]) -> str:
             for name, t in latency_rows(results)
         ),
         "",
-        f"First search in a process (it loads the registry's vocabulary into jieba): "
-        f"{results.vocabulary_seconds:.2f} s. First search after an edition is published: "
+        f"First search in a fresh process (it reads the registry's words, stored once per edition): "
+        f"{results.fresh_process_seconds:.2f} s. Working those words out again from every duty in force "
+        f"(once per edition, by the first process to need them): {results.vocabulary_seconds:.2f} s. "
+        "First search after an edition is published: "
         f"{results.edition_search_ms:.0f} ms, answered with the vocabulary in place while a thread "
         f"loaded the new one ({results.edition_reload_seconds:.2f} s).",
         "",

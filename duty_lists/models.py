@@ -598,3 +598,4 @@ class SearchSynonym(models.Model):
 
 from duty_lists.delegation_models import DelegatedPower  # noqa: E402, F401  (own module: registered here)
 from duty_lists.health_models import ListHealthReport  # noqa: E402, F401  (likewise)
+from duty_lists.vocabulary_models import SearchVocabulary  # noqa: E402, F401  (likewise)

@@ -35,7 +35,9 @@ it a title that holds the query as typed — then by code.
 
 jieba's dictionary is extended with the registry's own vocabulary (titles of duties in force, their keywords
 and synonyms, agency names and short names) so that ``区综合执法局`` stays one token instead of
-``区 / 综合 / 执法局``. The vocabulary is loaded lazily, once per process, and reloaded after
+``区 / 综合 / 执法局``. The words and their frequencies are worked out once per state of the registry and
+stored (``SearchVocabulary``): a process reads them in one query. They are loaded lazily, once per process,
+and reloaded after
 ``invalidate_user_dictionary()`` (call it when an edition is published) or, for the other processes that do
 not see that call, when a cheap check every few minutes notices a new edition or a changed agency. Searches
 and routing do not wait for a reload: they go on with the vocabulary in place while a thread loads the new
@@ -191,6 +193,8 @@ class _UserDictionary:
     # word -> its frequency in jieba before we added it (None: jieba did not know it), to restore on removal.
     added: dict[str, int | None] = field(default_factory=dict)
     reloading: bool = False  # a thread is loading a new vocabulary beside the requests
+    # invalidate_user_dictionary() was called: work the words out again rather than trust the stored ones.
+    recompute: bool = False
 
 
 _user_dictionary = _UserDictionary()
@@ -245,15 +249,60 @@ def _set_frequency(tokenizer: Any, word: str, frequency: int | None) -> None:
         tokenizer.add_word(word, frequency)
 
 
-def _load(words: set[str]) -> None:
+def _load(frequencies: Mapping[str, int]) -> None:
+    """Make the registry's words exactly these, at these frequencies (words no longer there get back what
+    jieba had for them)."""
     tokenizer = _jieba().dt
     added = _user_dictionary.added
-    for word in sorted(added.keys() - words):
+    for word in sorted(added.keys() - frequencies.keys()):
         _set_frequency(tokenizer, word, added.pop(word))
-    # Sorted: a suggested frequency depends on the words added before it, and reloads must be repeatable.
-    for word in sorted(words - added.keys()):
+    for word in sorted(frequencies):
+        if word not in added:
+            added[word] = tokenizer.FREQ.get(word) or None
+        if tokenizer.FREQ.get(word) != frequencies[word]:
+            _set_frequency(tokenizer, word, frequencies[word])
+
+
+def _suggested_frequencies(words: set[str]) -> dict[str, int]:
+    """Each word's frequency as jieba suggests it from its own dictionary: every registry word taken out
+    first, then the words added one by one in sorted order (a suggestion depends on the words before it), so
+    any process given the same words works out the same frequencies. Leaves jieba holding them."""
+    tokenizer = _jieba().dt
+    added = _user_dictionary.added
+    for word in sorted(added):
+        _set_frequency(tokenizer, word, added.pop(word))
+    frequencies = {}
+    for word in sorted(words):
         added[word] = tokenizer.FREQ.get(word) or None
-        _set_frequency(tokenizer, word, tokenizer.suggest_freq(word, False))
+        frequencies[word] = tokenizer.suggest_freq(word, False)
+        _set_frequency(tokenizer, word, frequencies[word])
+    return frequencies
+
+
+KEPT_VOCABULARIES = 5  # the stored vocabularies kept: the newest, and a few for processes still behind
+
+
+def _stored_frequencies(stamp: tuple[Any, ...], *, recompute: bool = False) -> dict[str, int]:
+    """The vocabulary of this state of the registry: read from its stored row, or worked out once (by the
+    first process to need it, or when ``recompute``) and stored for every other process."""
+    from django.db import IntegrityError, transaction
+
+    from duty_lists.models import SearchVocabulary
+
+    key = "|".join(map(str, stamp))[:200]
+    if not recompute:
+        stored = SearchVocabulary.objects.filter(stamp=key).values_list("frequencies", flat=True).first()
+        if stored is not None:
+            return {word: int(frequency) for word, frequency in stored.items()}
+    frequencies = _suggested_frequencies(_registry_vocabulary())
+    try:
+        with transaction.atomic():
+            SearchVocabulary.objects.update_or_create(stamp=key, defaults={"frequencies": frequencies})
+    except IntegrityError:
+        pass  # another process stored the same words first
+    older = SearchVocabulary.objects.values_list("pk", flat=True)[KEPT_VOCABULARIES:]
+    SearchVocabulary.objects.filter(pk__in=list(older)).delete()
+    return frequencies
 
 
 def refresh_user_dictionary(*, wait: bool = True) -> None:
@@ -283,7 +332,8 @@ def refresh_user_dictionary(*, wait: bool = True) -> None:
             return  # another thread loaded it while this one waited
         stamp = _vocabulary_stamp()
         if not (state.loaded and stamp == state.stamp):
-            _load(_registry_vocabulary())
+            recompute, state.recompute = state.recompute, False
+            _load(_stored_frequencies(stamp, recompute=recompute))
         state.stamp, state.loaded, state.checked_at = stamp, True, time.monotonic()
 
 
@@ -309,9 +359,11 @@ def _reload() -> None:
 
 
 def invalidate_user_dictionary() -> None:
-    """Reload the vocabulary at the next segmentation (call after an edition is published, on commit)."""
+    """Work the vocabulary out again from the registry at the next segmentation, and store it for the other
+    processes (call after an edition is published, on commit)."""
     with _user_dictionary.lock:
         _user_dictionary.loaded = False
+        _user_dictionary.recompute = True
 
 
 def segment(text: str) -> list[str]:

@@ -397,6 +397,39 @@ def test_refreshing_again_costs_no_query(registry: Registry, django_assert_num_q
             refresh_user_dictionary()
 
 
+def test_a_new_process_reads_the_stored_words_instead_of_the_registry(registry: Registry) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from duty_lists.models import SearchVocabulary
+
+    registry.add("01-01-401", "楼道堆物", "", keywords=["垃圾满溢点"])
+    invalidate_user_dictionary()
+    refresh_user_dictionary()  # the first process works the words out and stores them
+    (stored,) = SearchVocabulary.objects.all()
+    assert "垃圾满溢点" in stored.frequencies and "区综合执法局" in stored.frequencies
+
+    search._user_dictionary.loaded = False  # as a process started after that one
+    search._user_dictionary.stamp = None
+    with CaptureQueriesContext(connection) as captured:
+        refresh_user_dictionary()
+    read = " ".join(q["sql"] for q in captured.captured_queries)
+    assert "duty_lists_searchvocabulary" in read
+    assert "duty_lists_dutyrevision" not in read  # not one duty read
+    assert "垃圾满溢点" in segment("这里有个垃圾满溢点")
+
+
+def test_the_words_frequencies_do_not_depend_on_what_the_process_loaded_before(db: None) -> None:
+    """Every process works out the same frequencies for the same words, whatever it held before (a
+    suggestion depends on the words already in jieba)."""
+    words = {"区综合执法局", "垃圾满溢点", "楼道堆物"}
+    try:
+        first = search._suggested_frequencies(words)
+        search._suggested_frequencies({"单车堆积点", "综合执法", "执法局"})
+        assert search._suggested_frequencies(words) == first
+    finally:
+        invalidate_user_dictionary()
+
+
 def test_another_process_publishing_is_noticed_at_the_next_recheck(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
