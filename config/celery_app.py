@@ -29,6 +29,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 VISIBILITY_TIMEOUT_SECONDS = 90
 TASK_SOFT_TIME_LIMIT_SECONDS = 30
 TASK_HARD_TIME_LIMIT_SECONDS = 60
+TRAINING_QUEUE = "training"
 
 app.conf.update(
     task_serializer="json",
@@ -46,6 +47,12 @@ app.conf.update(
     result_expires=24 * 3600,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
+    # Training the router counts its features in two processes (joblib). A prefork pool's processes are
+    # daemonic and may not start processes of their own, so there joblib falls back to one (a 100,000-
+    # grievance version takes ~70 s instead of ~50). Training goes to its own queue, which a worker with the
+    # solo pool consumes (docker-compose's "trainer", runstack's "trainer"): the task runs in the worker's
+    # main process.
+    task_routes={"grievances.tasks.train_router": {"queue": TRAINING_QUEUE}},
 )
 
 

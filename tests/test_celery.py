@@ -57,3 +57,17 @@ def test_beat_schedule_names_only_registered_tasks() -> None:
     app.loader.import_default_modules()
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks, entry["task"]
+
+
+def test_training_goes_to_the_solo_workers_queue_and_both_runners_consume_it() -> None:
+    """The router's training counts features in a second process, which a prefork pool's daemonic process
+    may not start: it is routed to the "training" queue, which docker-compose's trainer and the embedded
+    run consume with the solo pool; everything else stays on the default queue."""
+    from core.management.commands.runstack import stack_commands
+
+    route = app.amqp.router.route({}, "grievances.tasks.train_router")
+    assert route["queue"].name == "training"
+    assert app.amqp.router.route({}, "grievances.tasks.retrain_router")["queue"].name == "celery"
+    commands = {name: " ".join(command) for name, command in stack_commands("127.0.0.1", 8000).items()}
+    assert "-Q training --pool solo" in commands["trainer"]
+    assert "-Q" not in commands["worker"]  # the default queue

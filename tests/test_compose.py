@@ -21,7 +21,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKER_DIR = ROOT / "docker"
 
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "trainer", "beat")
 REQUIRED_SERVICES = {"postgres", "redis", *APP_SERVICES}
 SHARED_ENVIRONMENT_KEYS = {
     "DJANGO_SETTINGS_MODULE",
@@ -158,13 +158,16 @@ def test_image_is_built_once_and_shared(services: dict[str, dict[str, Any]]) -> 
     builders = [name for name, service in services.items() if "build" in service]
     assert builders == ["web"]
     image = services["web"]["image"]
-    for name in ("migrate", "worker", "beat"):
+    for name in ("migrate", "worker", "trainer", "beat"):
         assert services[name]["image"] == image
         assert services[name]["pull_policy"] == "never", f"{name} would try to pull a locally built image"
 
 
 def test_processes(services: dict[str, dict[str, Any]]) -> None:
     assert "celery -A config worker" in _command(services["worker"])
+    # Training has its own worker, in its own process (joblib may not fork from a prefork pool's).
+    assert "celery -A config worker" in _command(services["trainer"])
+    assert "-Q training --pool solo" in _command(services["trainer"])
     assert "celery -A config beat" in _command(services["beat"])
     assert "--appendonly yes" in _command(services["redis"])
     # web runs the image's default command (gunicorn); its published port ends at the container's 8000.

@@ -48,39 +48,7 @@ class Command(BaseCommand):
         if not options["no_demo"]:
             call_command("load_demo", quiet_logins=True)
 
-        python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
-        schedule = str(settings.VAR_DIR / "celerybeat-schedule")
-        commands = {
-            "web": [python, manage, "runserver", f"{host}:{port}", "--noreload"],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-l",
-                "info",
-                "--concurrency",
-                "2",
-                "-n",
-                "worker@%h",
-            ],
-            "beat": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "-l",
-                "info",
-                "-s",
-                schedule,
-                "--pidfile=",
-            ],
-        }
+        commands = stack_commands(host, port)
         stack = Stack(self.stdout)
         stopping = StopRequest()
         signal.signal(signal.SIGINT, stopping.request)
@@ -112,7 +80,7 @@ class Command(BaseCommand):
             # From the database, not a constant: an administrator may have re-issued the demo client's key.
             if open311_key := demo_open311_key():
                 lines.append(f"  Demo Open311 API key ({DEMO_OPEN311_CLIENT}): {open311_key}")
-        lines += ["  Press Ctrl-C to stop web, worker and beat.", "=" * 64, ""]
+        lines += ["  Press Ctrl-C to stop web, workers and beat.", "=" * 64, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
 
@@ -193,3 +161,57 @@ def _wait_for(url: str, stack: Stack, stopping: StopRequest, timeout: float = 60
         except OSError:
             time.sleep(0.3)
     return False
+
+
+def stack_commands(host: str, port: int | str) -> dict[str, list[str]]:
+    """The processes of the embedded product: the web server, a Celery worker, the trainer and beat."""
+    python = sys.executable
+    manage = str(settings.BASE_DIR / "manage.py")
+    schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+    return {
+        "web": [python, manage, "runserver", f"{host}:{port}", "--noreload"],
+        "worker": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "info",
+            "--concurrency",
+            "2",
+            "-n",
+            "worker@%h",
+        ],
+        # The router's training, in the worker's own process (config/celery_app.py, task_routes).
+        "trainer": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "info",
+            "-Q",
+            "training",
+            "--pool",
+            "solo",
+            "-n",
+            "trainer@%h",
+        ],
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "-l",
+            "info",
+            "-s",
+            schedule,
+            "--pidfile=",
+        ],
+    }
