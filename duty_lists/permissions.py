@@ -65,6 +65,11 @@ def is_editorial_officer(user: Any) -> bool:
     return has_role(user, Role.EDITORIAL_OFFICER)
 
 
+def acts_for_office(user: Any) -> bool:
+    """An editorial officer, or a superuser (who may do whatever the office does)."""
+    return bool(getattr(user, "is_superuser", False) or is_editorial_officer(user))
+
+
 def is_leader(user: Any) -> bool:
     return has_role(user, Role.LEADER)
 

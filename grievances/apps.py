@@ -41,9 +41,9 @@ def _retrain_after_edition(sender: object, edition: object, **kwargs: object) ->
 
 
 def _office(user: object) -> bool:
-    from duty_lists.permissions import is_editorial_officer
+    from duty_lists.permissions import acts_for_office
 
-    return bool(getattr(user, "is_superuser", False) or is_editorial_officer(user))
+    return acts_for_office(user)
 
 
 def _register_jobs() -> None:

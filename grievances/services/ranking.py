@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit_record
 from core.errors import ApplicationError, PermissionRefused
-from duty_lists.permissions import is_editorial_officer
+from duty_lists.permissions import acts_for_office
 from grievances.ratings.models import RankingMetric, RankingWeight
 from grievances.ratings.ranking import current_weights
 
@@ -19,7 +19,7 @@ MAX_WEIGHT = 100
 
 
 def may_set_weights(user: Any) -> bool:
-    return bool(getattr(user, "is_superuser", False) or is_editorial_officer(user))
+    return acts_for_office(user)
 
 
 def ranking_weights_set(*, actor: Any, weights: Mapping[str, Any], reason: str = "") -> dict[str, int]:

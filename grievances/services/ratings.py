@@ -55,10 +55,6 @@ def _ratings_url(month: date) -> str:
     return f"{reverse('grievances:ratings')}?month={month:%Y-%m}"
 
 
-def _is_office(actor: Any) -> bool:
-    return bool(getattr(actor, "is_superuser", False) or permissions.is_editorial_officer(actor))
-
-
 def _checked_scores(direction: str, scores: dict[Any, Any]) -> tuple[dict[int, int], dict[int, int]]:
     """The scores by criterion id and the criteria's weights, or an ApplicationError naming each field in
     error. Every active criterion of the direction needs a whole number from 0 to 100."""
@@ -248,7 +244,7 @@ def rating_appeal_file(*, actor: Any, rating: MutualRating, reason: str) -> Rati
 def rating_appeal_decide(*, actor: Any, appeal: RatingAppeal, upheld: bool, decision: str) -> RatingAppeal:
     """The office decides an appeal: upheld voids the rating (it stays on record, no longer counts);
     rejected leaves it standing. Deciding again the same way changes nothing; the other way is refused."""
-    if not _is_office(actor):
+    if not permissions.acts_for_office(actor):
         raise PermissionRefused(_("Only the editorial office decides appeals."))
     decision = decision.strip()
     if not decision:
@@ -315,7 +311,7 @@ def rating_criterion_save(
     """The office adds a criterion or changes one. A criterion's direction is fixed once it exists (its
     scores belong to that direction's ratings); to retire one, set it out of use. Ratings already given
     keep the score they were given."""
-    if not _is_office(actor):
+    if not permissions.acts_for_office(actor):
         raise PermissionRefused(_("Only the editorial office sets the rating criteria."))
     unknown = set(values) - set(CRITERION_FIELDS)
     if unknown:

@@ -30,7 +30,7 @@ JOB_KIND = "grievances.digest"
 
 
 def may_build(user: Any) -> bool:
-    return bool(user.is_superuser or permissions.is_editorial_officer(user))
+    return permissions.acts_for_office(user)
 
 
 def may_read(user: Any) -> bool:

@@ -34,7 +34,7 @@ OPEN_AMENDMENT_STATES = (
 
 
 def is_office(user: Any) -> bool:
-    return bool(user.is_superuser or permissions.is_editorial_officer(user))
+    return permissions.acts_for_office(user)
 
 
 def _require_office(user: Any) -> None:

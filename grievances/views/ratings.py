@@ -57,10 +57,6 @@ def parse_month(text: str | None) -> date:
     return month
 
 
-def _is_office(user: Any) -> bool:
-    return bool(user.is_superuser or permissions.is_editorial_officer(user))
-
-
 def _own_agencies(user: Any) -> list[Agency]:
     """The agencies this person is staff of (a superuser acts for none of them here: the office's view)."""
     return list(Agency.objects.filter(pk__in=permissions.agencies_of(user), is_active=True).order_by("code"))
@@ -231,7 +227,7 @@ def _office_part(user: Any, month: date, bound: dict[str, Form]) -> OfficePart:
 
 
 def _may_see(user: Any) -> bool:
-    return bool(_is_office(user) or permissions.agencies_of(user))
+    return bool(permissions.acts_for_office(user) or permissions.agencies_of(user))
 
 
 def render_ratings(
@@ -260,7 +256,7 @@ def render_ratings(
             "appeal_closes": selectors.appeal_closes(month),
             "parts": parts,
             "not_taking_part": [a for a in own if selectors.direction_of(a) is None],
-            "office": _office_part(user, month, bound) if _is_office(user) else None,
+            "office": _office_part(user, month, bound) if permissions.acts_for_office(user) else None,
         }
     )
     return render(request, "grievances/ratings/ratings.html", context, status=status)
@@ -391,7 +387,7 @@ def appeal_file(request: HttpRequest, rating_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def appeal_decide(request: HttpRequest, appeal_id: int) -> HttpResponse:
-    if not _is_office(request.user):
+    if not permissions.acts_for_office(request.user):
         raise PermissionDenied(_("Only the editorial office decides appeals."))
     appeal = get_object_or_404(RatingAppeal.objects.select_related("rating"), pk=appeal_id)
     month_text = _page_month(request, appeal.rating.month)
