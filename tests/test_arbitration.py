@@ -320,6 +320,66 @@ def test_the_sweep_sends_a_reminder_once_before_the_deadline(
     )
 
 
+@pytest.mark.django_db
+def test_reminders_go_out_in_batches_once_per_stage_to_every_party(
+    member_a, member_b, agency_a, agency_b, django_capture_on_commit_callbacks
+) -> None:
+    def remind_queries(count: int) -> int:
+        with time_machine.travel(at(2025, 11, 3, 9, 0), tick=False):
+            disputes = [file_dispute(member_a, agency_a, agency_b, title=f"提醒{i}") for i in range(count)]
+        Dispute.objects.filter(pk__in=[d.pk for d in disputes]).update(
+            remind_at=timezone.now() - timedelta(minutes=1), deadline_at=timezone.now() + timedelta(days=1)
+        )
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+            assert sweep()["reminded"] == count
+        for dispute in disputes:
+            for person in (member_a, member_b):
+                key = f"dispute:{dispute.pk}:remind:negotiation"
+                assert Notification.objects.filter(recipient=person, key=key).count() == 1
+        return len(queries)
+
+    # Not one round of statements per dispute: five and thirty reminders cost the same.
+    assert remind_queries(5) == remind_queries(30)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep()["reminded"] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_eight_workers_reminding_at_once_send_each_reminder_exactly_once(
+    member_a, member_b, agency_a, agency_b
+) -> None:
+    with time_machine.travel(at(2025, 11, 3, 9, 0), tick=False):
+        disputes = [file_dispute(member_a, agency_a, agency_b, title=f"提醒{i}") for i in range(30)]
+    Dispute.objects.update(
+        remind_at=timezone.now() - timedelta(minutes=1), deadline_at=timezone.now() + timedelta(days=1)
+    )
+    errors: list[BaseException] = []
+    reminded: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            reminded.append(sweep()["reminded"])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sum(reminded) == 30
+    for dispute in disputes:
+        for person in (member_a, member_b):
+            key = f"dispute:{dispute.pk}:remind:negotiation"
+            assert Notification.objects.filter(recipient=person, key=key).count() == 1
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_eight_workers_sweeping_at_once_escalate_each_dispute_exactly_once(

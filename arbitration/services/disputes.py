@@ -156,13 +156,22 @@ def _announce(dispute: Dispute, key: str, title: str, *, roles: Iterable[str] = 
 
 
 def _announcement(
-    dispute: Dispute, key: str, title: str, *, roles: Iterable[str] = (), body: str = ""
+    dispute: Dispute,
+    key: str,
+    title: str,
+    *,
+    roles: Iterable[str] = (),
+    body: str = "",
+    agencies: Iterable[int] | None = None,
 ) -> Announcement:
+    """``agencies``: the parties' agency ids, when the caller has read them already."""
+    if agencies is None:
+        agencies = [p.agency_id for p in dispute.parties.all()]
     return Announcement(
         Message(
             key=f"dispute:{dispute.pk}:{key}"[:200], title=title[:200], body=body, url=dispute_url(dispute)
         ),
-        agencies=tuple(p.agency_id for p in dispute.parties.all()),
+        agencies=tuple(agencies),
         roles=tuple(roles),
     )
 
@@ -485,7 +494,9 @@ def escalate_due(dispute_id: int, now: datetime) -> str:
     return next((outcome for outcome, n in counts.items() if n), "skipped")
 
 
-def escalate_due_many(dispute_ids: Sequence[int], now: datetime) -> Counter[str]:
+def escalate_due_many(
+    dispute_ids: Sequence[int], now: datetime, *, deadlines: dict[tuple[str, str], Deadline] | None = None
+) -> Counter[str]:
     """Escalate the stalled stages among ``dispute_ids`` in one transaction; flag stalled leadership stages
     overdue. Counts what happened ("escalated", "overdue", "skipped").
 
@@ -494,35 +505,51 @@ def escalate_due_many(dispute_ids: Sequence[int], now: datetime) -> Counter[str]
     A crash anywhere rolls back the whole batch, which the next sweep finds due again. Should a stage row
     exist already (the unique (dispute, stage) row, the last line of exactly-once), the batch rolls back
     and its disputes are taken one at a time, so one conflict holds up no other dispute.
+
+    ``deadlines`` is the sweep's: the next stage's deadline is the same for every dispute of a stage and
+    urgency escalated at ``now``, so it is worked out (policy and calendar) once per sweep.
     """
+    deadlines = {} if deadlines is None else deadlines
     try:
         with transaction.atomic():
-            return _escalate_locked(dispute_ids, now)
+            return _escalate_locked(dispute_ids, now, deadlines)
     except IntegrityError:
         if len(dispute_ids) == 1:
             return Counter({"skipped": 1})  # another sweep entered that stage first
-        return sum((escalate_due_many([pk], now) for pk in dispute_ids), Counter())
+        return sum((escalate_due_many([pk], now, deadlines=deadlines) for pk in dispute_ids), Counter())
 
 
-def _escalate_locked(dispute_ids: Sequence[int], now: datetime) -> Counter[str]:
+# What an escalation reads of a dispute (it writes with UPDATE, never save()): not its description.
+_SWEEP_READS = ("pk", "title", "stage", "state", "urgency", "office_step", "overdue")
+
+
+def _escalate_locked(
+    dispute_ids: Sequence[int], now: datetime, deadlines: dict[tuple[str, str], Deadline]
+) -> Counter[str]:
     from core.actors import SYSTEM
 
     disputes = list(
         Dispute.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(pk__in=list(dispute_ids), state=DisputeState.OPEN, deadline_at__lte=now, overdue=False)
-        .prefetch_related("parties")
+        .only(*_SWEEP_READS)
         .order_by("pk")
     )
     counts: Counter[str] = Counter({"skipped": len(set(dispute_ids)) - len(disputes)})
     if not disputes:
         return counts
-    deadlines: dict[tuple[str, str], Deadline] = {}  # the same for every dispute of a stage and urgency
+    # The parties' agencies as plain ids: who is told, without a model per party.
+    parties: dict[int, list[int]] = defaultdict(list)
+    for dispute_id, agency_id in DisputeParty.objects.filter(
+        dispute_id__in=[d.pk for d in disputes]
+    ).values_list("dispute_id", "agency_id"):
+        parties[dispute_id].append(agency_id)
     moved: dict[tuple[str, str], list[int]] = defaultdict(list)
     overdue: list[int] = []
     stage_rows: list[DisputeStage] = []
     events: list[DisputeEvent] = []
     entries: list[AuditEntry] = []
     announcements: list[Announcement] = []
+    texts: dict[str, tuple[str, str, str]] = {}
     for dispute in disputes:
         if dispute.stage == S.LEADERSHIP:
             dispute.overdue = True
@@ -530,7 +557,13 @@ def _escalate_locked(dispute_ids: Sequence[int], now: datetime) -> Counter[str]:
             event, entry = _event_rows(dispute, "overdue", SYSTEM, _("Leadership's time limit has passed."))
             title = _("Overdue at leadership: %(title)s") % {"title": dispute.title}
             announcements.append(
-                _announcement(dispute, "overdue", title, roles=[Role.LEADER, Role.EDITORIAL_OFFICER])
+                _announcement(
+                    dispute,
+                    "overdue",
+                    title,
+                    roles=[Role.LEADER, Role.EDITORIAL_OFFICER],
+                    agencies=parties[dispute.pk],
+                )
             )
         else:
             from_stage = dispute.stage
@@ -540,16 +573,22 @@ def _escalate_locked(dispute_ids: Sequence[int], now: datetime) -> Counter[str]:
                 deadlines[key] = stage_deadline(next_stage, dispute.urgency, now)
             stage_rows.append(_move(dispute, next_stage, now, deadlines[key], by_sweep=True))
             moved[key].append(dispute.pk)
-            reason = _("The %(stage)s stage passed its deadline.") % {"stage": Stage(from_stage).label}
+            if from_stage not in texts:  # translated once per stage, not once per dispute
+                texts[from_stage] = (
+                    _("The %(stage)s stage passed its deadline.") % {"stage": Stage(from_stage).label},
+                    _("Dispute escalated to %(stage)s: %(title)s"),
+                    str(Stage(next_stage).label),
+                )
+            reason, title_template, stage_label = texts[from_stage]
             event, entry = _event_rows(
                 dispute, "escalate", SYSTEM, reason, from_stage=from_stage, from_state=DisputeState.OPEN
             )
-            title = _("Dispute escalated to %(stage)s: %(title)s") % {
-                "stage": Stage(next_stage).label,
-                "title": dispute.title,
-            }
+            title = title_template % {"stage": stage_label, "title": dispute.title}
             roles = [Role.EDITORIAL_OFFICER] if next_stage == S.EDITORIAL_OFFICE else [Role.LEADER]
-            announcements.append(_announcement(dispute, f"stage:{next_stage}", title, roles=roles))
+            agencies = parties[dispute.pk]
+            announcements.append(
+                _announcement(dispute, f"stage:{next_stage}", title, roles=roles, agencies=agencies)
+            )
         events.append(event)
         entries.append(entry)
     DisputeStage.objects.bulk_create(stage_rows)

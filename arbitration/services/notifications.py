@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -82,14 +82,58 @@ def announce(announcements: Sequence[Announcement]) -> int:
 
 def _deliver(deliveries: list[tuple[int, Message]]) -> int:
     """Write each (recipient, message) that the recipient does not have yet, in one statement; e-mail them
-    after commit in one task.
-
-    Two callers racing past the read of what exists (a sweep and a retried task) meet the unique
-    (recipient, key) constraint; the loser then falls back to one row at a time, so each recipient still
-    gets exactly one.
-    """
+    after commit in one task. Two callers racing (a sweep and a retried task) meet the unique
+    (recipient, key) constraint, so each recipient still gets exactly one."""
     if not deliveries:
         return 0
+    created = _insert_new(deliveries) if connection.vendor == "postgresql" else _create_new(deliveries)
+    if created:
+        from arbitration.tasks import notification_emails
+
+        transaction.on_commit(lambda: notification_emails.delay(created))
+    return len(created)
+
+
+def _insert_new(deliveries: list[tuple[int, Message]]) -> list[int]:
+    """PostgreSQL: one INSERT of arrays that skips what a recipient has already; no read before it, and
+    a racing caller's rows are skipped by the same unique (recipient, key) constraint. (The ORM's
+    ``bulk_create`` returns no ids with ``ignore_conflicts``, and builds a model per row: the sweep
+    delivers some 40,000 messages per 10,000 escalations.)"""
+    now = timezone.now()
+    meta = Notification._meta
+    columns = ", ".join(_column(name) for name in _COLUMNS)
+    columns_of_once = ", ".join(_column(name) for name in ("recipient", "key"))
+    sql = (
+        f"INSERT INTO {meta.db_table} ({columns}) "  # noqa: S608  (names from the model, values bound)
+        "SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::text[], %s::varchar[]) "
+        "CROSS JOIN (SELECT %s::timestamptz) AS at "
+        f"ON CONFLICT ({columns_of_once}) DO NOTHING RETURNING id"
+    )
+    params: list[Any] = [
+        [u for u, _m in deliveries],
+        [m.key for _u, m in deliveries],
+        [m.title for _u, m in deliveries],
+        [m.body for _u, m in deliveries],
+        [m.url for _u, m in deliveries],
+        now,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+_COLUMNS = ("recipient", "key", "title", "body", "url", "created_at")
+
+
+def _column(name: str) -> str:
+    field = Notification._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return str(field.column)
+
+
+def _create_new(deliveries: list[tuple[int, Message]]) -> list[int]:
+    """Other databases (SQLite in the embedded set-up): read what exists, then insert the rest; a racing
+    caller's rows make the insert fail, and it falls back to one row at a time."""
     keys = {m.key for _user, m in deliveries}
     have = set(
         Notification.objects.filter(key__in=keys, recipient_id__in={u for u, _m in deliveries}).values_list(
@@ -103,7 +147,7 @@ def _deliver(deliveries: list[tuple[int, Message]]) -> int:
         if (u, m.key) not in have
     ]
     if not fresh:
-        return 0
+        return []
     try:
         with transaction.atomic():
             created = [n.pk for n in Notification.objects.bulk_create(fresh)]
@@ -123,11 +167,7 @@ def _deliver(deliveries: list[tuple[int, Message]]) -> int:
             except IntegrityError:
                 continue  # this recipient already has it: a repeat, not a new message
             created.append(notification.pk)
-    if created:
-        from arbitration.tasks import notification_emails
-
-        transaction.on_commit(lambda: notification_emails.delay(created))
-    return len(created)
+    return created
 
 
 def notification_mark_read(*, actor: Any, notification_ids: Iterable[int] | None = None) -> int:

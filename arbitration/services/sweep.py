@@ -2,30 +2,34 @@
 
 Due disputes are escalated a few dozen per transaction under row locks taken with a re-check
 (``escalate_due_many``), so running the sweep twice, or on two workers at the same moment, escalates each
-dispute exactly once — the unique (dispute, stage) row is the last line of that guarantee. Reminders and
-overdue flags are claimed with a conditional UPDATE that only one caller can win.
+dispute exactly once — the unique (dispute, stage) row is the last line of that guarantee. Reminders are
+claimed the same way, a few dozen per transaction, and delivered together; overdue follow-ups are claimed
+with a conditional UPDATE that only one caller can win.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
+from functools import partial
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from arbitration.models import Dispute, DisputeState, FollowUp, FollowUpState
+from arbitration.deadlines import Deadline
+from arbitration.models import Dispute, DisputeParty, DisputeState, FollowUp, FollowUpState, Stage
 from arbitration.services.disputes import dispute_url, escalate_due_many
-from arbitration.services.notifications import notify, people_of
+from arbitration.services.notifications import Announcement, Message, announce, notify, people_of
 from duty_lists.models import Role
 
 BATCH = 500
 # Disputes escalated per transaction. Each holds its disputes' row locks and the audit chain's head until it
 # commits: small enough that an officer's own step waits a few tens of milliseconds at most, large enough that
 # the per-transaction work (locking, the audit head, the notification query) is shared.
-PER_TRANSACTION = 50
+PER_TRANSACTION = 100
 TIME_BUDGET_SECONDS = 40  # below the task's 50 s soft limit; what is left is the next minute's work
 
 
@@ -33,6 +37,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     counts: Counter[str] = Counter()
     started = time.monotonic()
+    deadlines: dict[tuple[str, str], Deadline] = {}  # per stage and urgency, the same for the whole sweep
     last_id = 0
     out_of_time = False
     while not out_of_time:
@@ -53,38 +58,57 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
                 out_of_time = True
                 break
             chunk = due[at : at + PER_TRANSACTION]
-            counts += escalate_due_many(chunk, now)  # += keeps only what happened
+            counts += escalate_due_many(chunk, now, deadlines=deadlines)  # += keeps only what happened
             last_id = chunk[-1]
-    counts["reminded"] = remind_due(now)
+    counts["reminded"] = remind_due(now, until=started + TIME_BUDGET_SECONDS)
     counts["follow_ups_overdue"] = flag_overdue_follow_ups(now)
     return dict(counts)
 
 
-def remind_due(now: datetime) -> int:
+def remind_due(now: datetime, *, until: float | None = None) -> int:
+    """Remind the people of every stage whose reminder time has passed, once per stage: a transaction
+    claims up to ``PER_TRANSACTION`` disputes (row locks skipping what another sweep holds, then one
+    UPDATE), and their reminders are delivered together after it commits. Stops at ``until`` (a
+    ``time.monotonic()`` value); what is left is the next minute's."""
     sent = 0
-    for dispute in (
-        Dispute.objects.filter(state=DisputeState.OPEN, remind_at__lte=now)
-        .exclude(reminded_stage=F("stage"))
-        .prefetch_related("parties")[:BATCH]
-    ):
-        claimed = (
-            Dispute.objects.filter(pk=dispute.pk, state=DisputeState.OPEN, stage=dispute.stage)
-            .exclude(reminded_stage=F("stage"))
-            .update(reminded_stage=F("stage"))
-        )
-        if claimed != 1:
-            continue
-        roles = [Role.EDITORIAL_OFFICER] if dispute.stage != "negotiation" else []
-        if dispute.stage == "leadership":
-            roles.append(Role.LEADER)
-        notify(
-            recipients=people_of(agencies=[p.agency_id for p in dispute.parties.all()], roles=roles),
-            key=f"dispute:{dispute.pk}:remind:{dispute.stage}",
-            title=_("Deadline approaching: %(title)s") % {"title": dispute.title},
-            url=dispute_url(dispute),
-        )
-        sent += 1
+    last_id = 0
+    while until is None or time.monotonic() < until:
+        with transaction.atomic():
+            claimed = list(
+                Dispute.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(state=DisputeState.OPEN, remind_at__lte=now, pk__gt=last_id)
+                .exclude(reminded_stage=F("stage"))
+                .order_by("pk")
+                .only("pk", "title", "stage")[:PER_TRANSACTION]
+            )
+            if not claimed:
+                break
+            Dispute.objects.filter(pk__in=[d.pk for d in claimed]).update(reminded_stage=F("stage"))
+            parties: dict[int, list[int]] = defaultdict(list)
+            for dispute_id, agency_id in DisputeParty.objects.filter(
+                dispute_id__in=[d.pk for d in claimed]
+            ).values_list("dispute_id", "agency_id"):
+                parties[dispute_id].append(agency_id)
+            reminders = [_reminder(d, parties[d.pk]) for d in claimed]
+            transaction.on_commit(partial(announce, reminders))
+        sent += len(claimed)
+        last_id = claimed[-1].pk
     return sent
+
+
+def _reminder(dispute: Dispute, agencies: list[int]) -> Announcement:
+    roles = [Role.EDITORIAL_OFFICER] if dispute.stage != Stage.NEGOTIATION else []
+    if dispute.stage == Stage.LEADERSHIP:
+        roles.append(Role.LEADER)
+    return Announcement(
+        Message(
+            key=f"dispute:{dispute.pk}:remind:{dispute.stage}",
+            title=(_("Deadline approaching: %(title)s") % {"title": dispute.title})[:200],
+            url=dispute_url(dispute),
+        ),
+        agencies=tuple(agencies),
+        roles=tuple(roles),
+    )
 
 
 def flag_overdue_follow_ups(now: datetime) -> int:
