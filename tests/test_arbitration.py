@@ -344,6 +344,55 @@ def test_reminders_go_out_in_batches_once_per_stage_to_every_party(
         assert sweep()["reminded"] == 0
 
 
+@pytest.mark.django_db
+def test_an_escalation_commits_with_its_messages_even_if_nothing_runs_after_the_commit(
+    member_a, member_b, agency_a, agency_b, django_capture_on_commit_callbacks
+) -> None:
+    (dispute,) = _due_disputes(member_a, agency_a, agency_b, 1)
+    # execute=False: as a worker killed between the commit and its after-commit callbacks.
+    with django_capture_on_commit_callbacks(execute=False):
+        assert sweep()["escalated"] == 1
+    key = f"dispute:{dispute.pk}:stage:editorial_office"
+    assert set(Notification.objects.filter(key=key).values_list("recipient", flat=True)) >= {
+        member_a.pk,
+        member_b.pk,
+    }
+
+
+@pytest.mark.django_db
+def test_messages_whose_email_task_was_lost_are_queued_again_once_they_have_waited(
+    member_a, member_b, agency_a, agency_b, django_capture_on_commit_callbacks, settings
+) -> None:
+    from unittest import mock
+
+    from arbitration.services.notifications import EMAIL_REQUEUE_AFTER, notification_emails_requeue
+
+    (dispute,) = _due_disputes(member_a, agency_a, agency_b, 1)
+    # The broker is down when the escalation commits: the sweep still succeeds, its messages are in the
+    # inboxes, and their e-mails are not queued.
+    with (
+        mock.patch("arbitration.tasks.notification_emails.delay", side_effect=ConnectionError("redis down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert sweep()["escalated"] == 1
+    waiting = Notification.objects.filter(key__startswith=f"dispute:{dispute.pk}:", emailed_at__isnull=True)
+    assert waiting.count() >= 2
+    addresses = sorted(n.recipient.email for n in waiting.select_related("recipient") if n.recipient.email)
+    assert addresses
+    later = timezone.now() + EMAIL_REQUEUE_AFTER
+    assert notification_emails_requeue(timezone.now()) == 0  # not yet: its task may only be queued behind
+    with mock.patch("arbitration.tasks.notification_emails.delay") as delay:
+        assert notification_emails_requeue(later) == waiting.count()
+    (ids,) = delay.call_args.args
+    from arbitration.services.notifications import notification_send_emails
+
+    notification_send_emails(ids)
+    assert not waiting.exists()
+    from django.core import mail
+
+    assert sorted(m.to[0] for m in mail.outbox) == addresses
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_eight_workers_reminding_at_once_send_each_reminder_exactly_once(

@@ -598,7 +598,9 @@ def _escalate_locked(
         Dispute.objects.filter(pk__in=overdue).update(overdue=True)
     DisputeEvent.objects.bulk_create(events)
     audit_append(entries)
-    transaction.on_commit(lambda: announce(announcements))
+    # In the escalating transaction, not after it: a worker killed between the commit and an after-commit
+    # callback would leave escalations nobody was told of. One INSERT, so the locks are held no longer.
+    announce(announcements)
     counts["escalated"] = sum(len(ids) for ids in moved.values())
     counts["overdue"] = len(overdue)
     return counts

@@ -1,6 +1,8 @@
-"""The in-app inbox and e-mail. Notifications are created only after the change that causes them commits
-(callers use ``transaction.on_commit``), keyed so that a retried task or a repeated sweep never sends one
-twice, and e-mailed by a task that claims each row with a conditional update."""
+"""The in-app inbox and e-mail. Notifications are keyed so that a retried task or a repeated sweep never
+sends one twice; single steps create them after their change commits (``transaction.on_commit``), the sweep
+inside its transactions (so that a killed worker cannot commit an escalation without them). They are
+e-mailed by a task that claims each row with a conditional update; messages whose task was never queued or
+was lost are queued again by the sweep."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import smtplib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -88,10 +91,40 @@ def _deliver(deliveries: list[tuple[int, Message]]) -> int:
         return 0
     created = _insert_new(deliveries) if connection.vendor == "postgresql" else _create_new(deliveries)
     if created:
-        from arbitration.tasks import notification_emails
-
-        transaction.on_commit(lambda: notification_emails.delay(created))
+        transaction.on_commit(lambda: _queue_emails(created), robust=True)
     return len(created)
+
+
+def _queue_emails(notification_ids: list[int]) -> None:
+    """After commit. Should the broker be down (Redis restarting), the messages are in the inboxes
+    already and the caller's change stands: the sweep's ``notification_emails_requeue`` queues their
+    e-mails later (``robust`` keeps the error from failing the caller after its commit)."""
+    from arbitration.tasks import notification_emails
+
+    notification_emails.delay(notification_ids)
+
+
+# Longer than a queued e-mail task waits behind a busy minute (bench/escalation.py) and than Redis's
+# visibility timeout, after which a killed worker's task comes back by itself: sooner, it would be queued
+# twice (harmless, each row is claimed once, but wasted).
+EMAIL_REQUEUE_AFTER = timedelta(minutes=10)
+EMAIL_REQUEUE_CHUNK = 200
+
+
+def notification_emails_requeue(now: datetime, *, older_than: timedelta = EMAIL_REQUEUE_AFTER) -> int:
+    """Queue again the e-mails of messages that have waited ``older_than`` unclaimed: their task was never
+    queued (the broker was down, or the process died between the commit and queueing it) or was lost
+    with Redis. Returns how many messages were queued."""
+    from arbitration.tasks import notification_emails
+
+    waiting = list(
+        Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - older_than)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: 10 * EMAIL_REQUEUE_CHUNK]
+    )
+    for at in range(0, len(waiting), EMAIL_REQUEUE_CHUNK):
+        notification_emails.delay(waiting[at : at + EMAIL_REQUEUE_CHUNK])
+    return len(waiting)
 
 
 def _insert_new(deliveries: list[tuple[int, Message]]) -> list[int]:

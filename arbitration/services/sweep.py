@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from datetime import datetime
-from functools import partial
 
 from django.db import transaction
 from django.db.models import F
@@ -22,7 +21,14 @@ from django.utils.translation import gettext as _
 from arbitration.deadlines import Deadline
 from arbitration.models import Dispute, DisputeParty, DisputeState, FollowUp, FollowUpState, Stage
 from arbitration.services.disputes import dispute_url, escalate_due_many
-from arbitration.services.notifications import Announcement, Message, announce, notify, people_of
+from arbitration.services.notifications import (
+    Announcement,
+    Message,
+    announce,
+    notification_emails_requeue,
+    notify,
+    people_of,
+)
 from duty_lists.models import Role
 
 BATCH = 500
@@ -62,6 +68,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             last_id = chunk[-1]
     counts["reminded"] = remind_due(now, until=started + TIME_BUDGET_SECONDS)
     counts["follow_ups_overdue"] = flag_overdue_follow_ups(now)
+    counts["emails_requeued"] = notification_emails_requeue(now)
     return dict(counts)
 
 
@@ -89,8 +96,8 @@ def remind_due(now: datetime, *, until: float | None = None) -> int:
                 dispute_id__in=[d.pk for d in claimed]
             ).values_list("dispute_id", "agency_id"):
                 parties[dispute_id].append(agency_id)
-            reminders = [_reminder(d, parties[d.pk]) for d in claimed]
-            transaction.on_commit(partial(announce, reminders))
+            # Delivered inside the claiming transaction: a claim without its messages cannot commit.
+            announce([_reminder(d, parties[d.pk]) for d in claimed])
         sent += len(claimed)
         last_id = claimed[-1].pk
     return sent
