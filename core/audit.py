@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.bulk import insert_many
 from core.models import AuditChainHead, AuditEntry
 
 GENESIS_HASH = "0" * 64
@@ -120,7 +121,7 @@ def audit_append(entries: list[AuditEntry]) -> None:
         if len(entries) == 1:
             entries[0].save()
         else:
-            AuditEntry.objects.bulk_create(entries)
+            insert_many(AuditEntry, entries)
         AuditChainHead.objects.filter(pk=1).update(seq=seq, entry_hash=previous)
 
 

@@ -44,6 +44,7 @@ from arbitration.models import (
 )
 from arbitration.services.notifications import Announcement, Message, announce
 from core.audit import audit_append, audit_entry, audit_record
+from core.bulk import commit_without_waiting_for_disk, insert_many
 from core.errors import ApplicationError, Conflict, PermissionRefused
 from core.models import AuditEntry
 from duty_lists import permissions
@@ -512,6 +513,7 @@ def escalate_due_many(
     deadlines = {} if deadlines is None else deadlines
     try:
         with transaction.atomic():
+            commit_without_waiting_for_disk()  # a lost escalation is found due again
             return _escalate_locked(dispute_ids, now, deadlines)
     except IntegrityError:
         if len(dispute_ids) == 1:
@@ -591,12 +593,12 @@ def _escalate_locked(
             )
         events.append(event)
         entries.append(entry)
-    DisputeStage.objects.bulk_create(stage_rows)
+    insert_many(DisputeStage, stage_rows)
     for (stage, urgency), ids in moved.items():
         Dispute.objects.filter(pk__in=ids).update(**_stage_fields(stage, now, deadlines[stage, urgency]))
     if overdue:
         Dispute.objects.filter(pk__in=overdue).update(overdue=True)
-    DisputeEvent.objects.bulk_create(events)
+    insert_many(DisputeEvent, events)
     audit_append(entries)
     # In the escalating transaction, not after it: a worker killed between the commit and an after-commit
     # callback would leave escalations nobody was told of. One INSERT, so the locks are held no longer.

@@ -120,7 +120,7 @@ def notification_emails_requeue(now: datetime, *, older_than: timedelta = EMAIL_
     waiting = list(
         Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - older_than)
         .order_by("pk")
-        .values_list("pk", flat=True)[: 10 * EMAIL_REQUEUE_CHUNK]
+        .values_list("pk", flat=True)[: 50 * EMAIL_REQUEUE_CHUNK]
     )
     for at in range(0, len(waiting), EMAIL_REQUEUE_CHUNK):
         notification_emails.delay(waiting[at : at + EMAIL_REQUEUE_CHUNK])
