@@ -6,7 +6,7 @@ Run ``make bench`` (or ``.venv/bin/python -m bench.escalation``; ``--help`` for 
    ``postgres://postgres@127.0.0.1:5432/zhize_bench_escalation``) from scratch: 1,000,000 disputes, the
    newest 100,000 open, 10,000 of them past their negotiation deadline;
 2. runs one ``sweep()`` in this process over the 10,000 due and reports its wall time, its queries and
-   escalations per second, with the plan of the due query (is ``dispute_open_by_deadline`` used?);
+   escalations per second, with the plan of the due query (does a partial index on the deadline serve it?);
 3. starts a real ``celery worker`` and ``celery beat`` (sweep every 60 s, as in production), files disputes
    whose deadlines fall at known moments across one sweep period, and measures deadline → committed
    escalation;
@@ -333,7 +333,8 @@ class SweepResult:
     @property
     def sweeps_to_clear(self) -> int:
         """Sweeps (minutes of beat) the whole backlog takes at this sweep's pace."""
-        return math.ceil(self.due / self.escalated) if self.escalated else 0
+        # + 1: the first due dispute was escalated by the `escalate_due` measured before the sweep.
+        return math.ceil(self.due / (self.escalated + 1)) if self.escalated else 0
 
 
 def due_query_plan(now: datetime) -> tuple[str, float]:
@@ -365,7 +366,9 @@ def measure_sweep(redis: Any, queue: str) -> SweepResult:
     due = due_ids(now)
     result.due = len(due)
     result.plan, result.query_ms = due_query_plan(now)
-    result.index_used = "dispute_open_by_deadline" in result.plan
+    # dispute_open_by_deadline, or the dispute list's dispute_unclosed_by_deadline (open and paused, by
+    # deadline): either reads only the unclosed tenth, never the table.
+    result.index_used = "_by_deadline" in result.plan and "Seq Scan on arbitration_dispute" not in result.plan
     # One escalation with everything it runs, its notifications after commit included.
     with CaptureQueriesContext(connection) as captured:
         escalate_due(due[0], now)
@@ -861,12 +864,14 @@ def table(r: Results) -> list[tuple[str, str, str, str]]:
     one_commits = sum(1 for sql in one if sql == "COMMIT")  # CaptureQueriesContext logs BEGIN and COMMIT too
     redelivery = VISIBILITY_TIMEOUT_SECONDS + 10
     return [
-        ("due query uses `dispute_open_by_deadline`", "yes", "yes" if s.index_used else "no",
+        ("due query uses a partial index on the deadline (no scan of the table)", "yes",
+         "yes" if s.index_used else "no",
          verdict(s.index_used)),
         (f"due query (500 of {s.due:,} due ids)", "none set", f"{s.query_ms:.1f} ms", "info"),
         (f"one sweep escalates the {s.due:,} due among {r.build.disputes:,}",
          f"all, ≤ {SWEEP_TARGET_SECONDS:.0f} s",
-         f"{s.escalated + 1:,} in {s.seconds:.1f} s",
+         f"{s.escalated + 1:,} in {s.seconds:.1f} s (of which {s.db_seconds:.1f} s in `cursor.execute`, "
+         f"its baseline: the database's own share)",
          verdict(s.escalated + 1 >= s.due and s.seconds <= SWEEP_TARGET_SECONDS)),
         (f"reminders: {s.reminders:,} due, sent in batches", f"all; statements fixed per {PER_TRANSACTION}",
          f"{s.reminded:,} in {s.remind_seconds:.1f} s, {s.remind_queries:,} statements "
