@@ -146,7 +146,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("open311/v2/", include("duty_lists.open311_urls")),
+    path("open311/v2/", include("config.open311_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),

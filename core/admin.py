@@ -15,11 +15,11 @@ from core.actions import action_label
 from core.actors import display_name
 from core.admin_site import RoleAdmin
 from core.models import AuditEntry, CalendarOverride, User
-from duty_lists.models import Role
+from core.registry import AUDITOR, SECURITY_ADMIN, SYSTEM_ADMIN
 
-SYSTEM_ADMIN = frozenset({Role.SYSTEM_ADMIN})
-SECURITY_ADMIN = frozenset({Role.SECURITY_ADMIN})
-AUDITOR = frozenset({Role.AUDITOR})
+SYSTEM_ADMINS = frozenset({SYSTEM_ADMIN})
+SECURITY_ADMINS = frozenset({SECURITY_ADMIN})
+AUDITORS = frozenset({AUDITOR})
 
 admin.site.unregister(Group)  # roles come from memberships, not groups
 for model in (AccessAttempt, AccessLog, AccessFailureLog):
@@ -29,9 +29,9 @@ for model in (AccessAttempt, AccessLog, AccessFailureLog):
 
 @admin.register(User)
 class UserAdmin(RoleAdmin, DjangoUserAdmin):
-    view_roles = SECURITY_ADMIN
-    add_roles = SYSTEM_ADMIN
-    change_roles = SYSTEM_ADMIN
+    view_roles = SECURITY_ADMINS
+    add_roles = SYSTEM_ADMINS
+    change_roles = SYSTEM_ADMINS
     list_display = ("username", "name", "email", "is_active", "last_login")
     list_filter = ("is_active",)
     search_fields = ("username", "name", "email")
@@ -95,7 +95,7 @@ class ActionFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(RoleAdmin):
-    view_roles = AUDITOR
+    view_roles = AUDITORS
     list_display = ("seq", "at", "who", "what", "object_type", "object_id", "ip_address")
     list_filter = (ActionFilter,)
     search_fields = ("actor_repr", "action", "object_id", "reason")
@@ -135,10 +135,10 @@ class AuditEntryAdmin(RoleAdmin):
 
 @admin.register(CalendarOverride)
 class CalendarOverrideAdmin(RoleAdmin):
-    view_roles = SYSTEM_ADMIN
-    add_roles = SYSTEM_ADMIN
-    change_roles = SYSTEM_ADMIN
-    delete_roles = SYSTEM_ADMIN
+    view_roles = SYSTEM_ADMINS
+    add_roles = SYSTEM_ADMINS
+    change_roles = SYSTEM_ADMINS
+    delete_roles = SYSTEM_ADMINS
     list_display = ("date", "is_working_day", "note")
     list_filter = ("is_working_day",)
 
@@ -160,7 +160,7 @@ class CalendarOverrideAdmin(RoleAdmin):
 class LockoutAdmin(RoleAdmin):
     """Failed sign-in attempts; the security administrator lifts a lockout here."""
 
-    view_roles = SECURITY_ADMIN
+    view_roles = SECURITY_ADMINS
     list_display = ("username", "ip_address", "failures_since_start", "attempt_time")
     search_fields = ("username",)
     actions = ["unlock"]
@@ -168,7 +168,7 @@ class LockoutAdmin(RoleAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
-        if not self._allowed(request, SECURITY_ADMIN):
+        if not self._allowed(request, SECURITY_ADMINS):
             actions.pop("unlock", None)
         return actions
 

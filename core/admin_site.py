@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import registry
 from core.errors import ApplicationError
 
 
@@ -16,9 +17,7 @@ class RoleAuthenticationForm(AdminAuthenticationForm):
     """The admin's own sign-in asks for is_staff; ours asks for an administrative role instead."""
 
     def confirm_login_allowed(self, user: Any) -> None:
-        from duty_lists.permissions import may_use_admin_site
-
-        if not user.is_active or not may_use_admin_site(user):
+        if not user.is_active or not registry.access().may_use_admin_site(user):
             raise forms.ValidationError(_("This account has no administrative role."), code="invalid_login")
 
 
@@ -29,14 +28,13 @@ class ZhizeAdminSite(admin.AdminSite):
     login_form = RoleAuthenticationForm
 
     def has_permission(self, request: HttpRequest) -> bool:
-        from duty_lists.permissions import may_use_admin_site
-
-        return may_use_admin_site(request.user)
+        return registry.access().may_use_admin_site(request.user)
 
 
 class RoleAdmin(admin.ModelAdmin):
-    """Admin permissions from roles (duty_lists.permissions), not from Django's per-model permissions, so the
-    admin answers exactly as the rest of the product does. Superusers are the break-glass account."""
+    """Admin permissions from roles (core.registry, answered by duty_lists), not from Django's per-model
+    permissions, so the admin answers exactly as the rest of the product does. Superusers are the
+    break-glass account."""
 
     view_roles: frozenset[str] = frozenset()
     add_roles: frozenset[str] = frozenset()
@@ -44,10 +42,8 @@ class RoleAdmin(admin.ModelAdmin):
     delete_roles: frozenset[str] = frozenset()
 
     def _allowed(self, request: HttpRequest, roles: frozenset[str]) -> bool:
-        from duty_lists.permissions import has_any_role
-
         user = request.user
-        return bool(user.is_active and (user.is_superuser or has_any_role(user, roles)))
+        return bool(user.is_active and (user.is_superuser or registry.has_any_role(user, roles)))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

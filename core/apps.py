@@ -13,3 +13,6 @@ class CoreConfig(AppConfig):
         # Each app's labels.py registers its action labels and reference resolvers into core.actions and
         # core.references; found by name, like admin.py, so core never imports a domain app.
         autodiscover_modules("labels")
+        # Every app's Celery tasks, in every process (the web's too): services queue them by name
+        # (core.queue), so that no service imports the task module that imports it.
+        autodiscover_modules("tasks")

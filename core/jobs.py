@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, PermissionRefused
 from core.models import Job, JobState
+from core.queue import task
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,7 @@ def job_start(*, actor: Any, kind: str, params: dict[str, Any] | None = None, ta
 
 
 def _enqueue(job_id: int) -> None:
-    from core.tasks import run_job
-
-    run_job.delay(job_id)
+    task("core.tasks.run_job").delay(job_id)
 
 
 def job_run(*, job_id: int) -> Job | None:

@@ -11,14 +11,14 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core import registry
 from core.audit import audit_record
 from core.errors import ApplicationError, PermissionRefused
+from core.registry import SECURITY_ADMIN, SYSTEM_ADMIN
 
 
 def _require_system_admin(actor: Any) -> None:
-    from duty_lists.permissions import is_system_admin
-
-    if not (actor.is_superuser or is_system_admin(actor)):
+    if not (actor.is_superuser or registry.has_any_role(actor, {SYSTEM_ADMIN})):
         raise PermissionRefused(_("Only a system administrator may manage user accounts."))
 
 
@@ -128,9 +128,7 @@ def lockout_lift(*, actor: Any, username: str, reason: str = "") -> int:
     """Clear the failed attempts that lock ``username`` out. Returns how many records were cleared."""
     from axes.utils import reset
 
-    from duty_lists.permissions import is_security_admin
-
-    if not (actor.is_superuser or is_security_admin(actor)):
+    if not (actor.is_superuser or registry.has_any_role(actor, {SECURITY_ADMIN})):
         raise PermissionRefused(_("Only a security administrator may lift a lockout."))
     with transaction.atomic():
         cleared = reset(username=username)

@@ -11,16 +11,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_safe
 
+from core import registry
 from core.api.errors import json_error
 from core.audit import audit_access_refused
 from core.models import Heartbeat
-from duty_lists.selectors import memberships_of
 
 HEARTBEAT_STALE_AFTER = timedelta(minutes=3)  # beat records one a minute; three missed means it is down
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"memberships": memberships_of(request.user)})
+    return render(request, "home.html", {"memberships": registry.access().memberships_of(request.user)})
 
 
 @never_cache

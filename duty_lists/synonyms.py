@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 
 from duty_lists.models import SearchSynonym
+from duty_lists.text import normalize
 
 VERSION_KEY = "zhize:search:synonyms:version"
 MAX_AGE_SECONDS = 60.0
@@ -43,8 +44,6 @@ _table = _Table()
 
 
 def _normalize(word: str) -> str:
-    from duty_lists.search import normalize
-
     return normalize(word).strip()
 
 

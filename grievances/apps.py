@@ -15,6 +15,11 @@ class GrievancesConfig(AppConfig):
         edition_published.connect(_rescore_after_edition, dispatch_uid="grievances.rescore_after_edition")
         edition_published.connect(_retrain_after_edition, dispatch_uid="grievances.retrain_after_edition")
         _register_jobs()
+        from core import registry
+        from grievances import navigation
+
+        registry.register_navigation(30, navigation.entries)
+        registry.register_banner(_demo_open311_key)
         from duty_lists import hooks
 
         hooks.amendment_actions.append(_replay_action)
@@ -38,6 +43,14 @@ def _retrain_after_edition(sender: object, edition: object, **kwargs: object) ->
     from grievances.tasks import retrain_router
 
     retrain_router.delay(f"edition {edition}")
+
+
+def _demo_open311_key() -> list[str]:
+    from grievances.demo import DEMO_OPEN311_CLIENT, demo_open311_key
+
+    # From the database, not a constant: an administrator may have re-issued the demo client's key.
+    key = demo_open311_key()
+    return [f"  Demo Open311 API key ({DEMO_OPEN311_CLIENT}): {key}"] if key else []
 
 
 def _office(user: object) -> bool:

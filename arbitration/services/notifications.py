@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from arbitration.models import Notification
+from core.queue import task
 from duty_lists.models import Membership, Role
 
 
@@ -99,9 +100,14 @@ def _queue_emails(notification_ids: list[int]) -> None:
     """After commit. Should the broker be down (Redis restarting), the messages are in the inboxes
     already and the caller's change stands: the sweep's ``notification_emails_requeue`` queues their
     e-mails later (``robust`` keeps the error from failing the caller after its commit)."""
-    from arbitration.tasks import notification_emails
+    _email_task().delay(notification_ids)
 
-    notification_emails.delay(notification_ids)
+
+EMAIL_TASK = "arbitration.tasks.notification_emails"
+
+
+def _email_task() -> Any:
+    return task(EMAIL_TASK)  # by name: arbitration.tasks imports these services
 
 
 # Longer than a queued e-mail task waits behind a busy minute (bench/escalation.py) and than Redis's
@@ -115,8 +121,7 @@ def notification_emails_requeue(now: datetime, *, older_than: timedelta = EMAIL_
     """Queue again the e-mails of messages that have waited ``older_than`` unclaimed: their task was never
     queued (the broker was down, or the process died between the commit and queueing it) or was lost
     with Redis. Returns how many messages were queued."""
-    from arbitration.tasks import notification_emails
-
+    notification_emails = _email_task()
     waiting = list(
         Notification.objects.filter(emailed_at__isnull=True, created_at__lte=now - older_than)
         .order_by("pk")

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from core.actors import SYSTEM
 from core.audit import audit_record
 from core.errors import PermissionRefused
+from core.queue import task
 from duty_lists import permissions
 from duty_lists.health import compute_findings
 from duty_lists.health_models import HEALTH_PENDING, ListHealthReport, ListHealthState
@@ -86,9 +87,7 @@ def list_health_compute_request(
 
 
 def _enqueue(report_id: int) -> None:
-    from duty_lists.tasks import list_health_run
-
-    list_health_run.delay(report_id)
+    task("duty_lists.tasks.list_health_run").delay(report_id)
 
 
 def _fail_stale() -> None:

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit_record
 from core.errors import PermissionRefused
+from core.queue import task
 from duty_lists.permissions import is_editorial_officer
 from grievances import kpis
 from grievances.models import (
@@ -247,9 +248,7 @@ def summary_rebuild_request(*, actor: Any, reason: str = "", enqueue: bool = Tru
 
 
 def _enqueue(job_id: int) -> None:
-    from grievances.tasks import rebuild_dashboard_summary
-
-    rebuild_dashboard_summary.delay(job_id)
+    task("grievances.tasks.rebuild_dashboard_summary").delay(job_id)
 
 
 def _fail_stale() -> None:

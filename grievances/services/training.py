@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit_record
 from core.errors import ApplicationError, PermissionRefused
+from core.queue import task
 from duty_lists.permissions import is_editorial_officer
 from grievances import routing
 from grievances.models import Grievance, GrievanceState, RouterModel, RouterModelState
@@ -104,9 +105,7 @@ def _fail_stale() -> None:
 
 
 def _enqueue(model_id: int) -> None:
-    from grievances.tasks import train_router
-
-    train_router.delay(model_id)
+    task("grievances.tasks.train_router").delay(model_id)
 
 
 def _progress(model_id: int, percent: int, stage: str) -> None:

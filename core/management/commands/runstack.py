@@ -70,16 +70,11 @@ class Command(BaseCommand):
         self.stdout.write("zhize stopped.")
 
     def _banner(self, url: str, no_demo: bool) -> None:
-        from duty_lists.demo import DEMO_PASSWORD, PEOPLE
-        from grievances.demo import DEMO_OPEN311_CLIENT, demo_open311_key
+        from core import registry
 
         lines = ["", "=" * 64, f"  zhize is running at {url}", f"  API: {url}api/v1/   docs: {url}api/docs/"]
         if not no_demo:
-            lines.append(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
-            lines += [f"    {p.login_line}" for p in PEOPLE]
-            # From the database, not a constant: an administrator may have re-issued the demo client's key.
-            if open311_key := demo_open311_key():
-                lines.append(f"  Demo Open311 API key ({DEMO_OPEN311_CLIENT}): {open311_key}")
+            lines += registry.banner()  # the demo logins and keys, from each app
         lines += ["  Press Ctrl-C to stop web, workers and beat.", "=" * 64, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

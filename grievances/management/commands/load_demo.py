@@ -8,6 +8,7 @@ from grievances.demo import DEMO_OPEN311_CLIENT, first_dispatch_kpi, load_grieva
 
 
 class Command(BaseCommand):
+    # Here, in the top app, because it loads every app's demo (duty lists, then disputes, then grievances).
     help = "Load the demo agencies, users, duty lists and disputes. Running it again changes nothing."
 
     def add_arguments(self, parser: Any) -> None:

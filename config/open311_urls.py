@@ -1,4 +1,6 @@
-"""Open311 GeoReport v2, mounted by the project at ``open311/v2/``. See duty_lists/open311.py."""
+"""Open311 GeoReport v2, mounted by the project at ``open311/v2/``. Wired here, in config, because it
+joins two apps: the service list is the duty list's (duty_lists/open311.py), service requests are
+grievances (grievances/open311.py)."""
 
 from django.urls import re_path
 
@@ -20,7 +22,7 @@ urlpatterns = [
         open311.service_definition,
         name="service_definition",
     ),
-    # Service requests (grievances): see grievances/open311.py. References and tokens hold no dots.
+    # Service requests (grievances). References and tokens hold no dots.
     re_path(rf"^requests{_FORMAT}$", service_requests.request_list, name="request_list"),
     re_path(
         rf"^requests/(?P<service_request_id>[^/]+?){_FORMAT}$",
