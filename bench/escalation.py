@@ -358,7 +358,7 @@ def measure_sweep(redis: Any, queue: str) -> SweepResult:
     from django.utils import timezone
 
     from arbitration.models import Dispute, DisputeState, Stage
-    from arbitration.services.disputes import escalate_due
+    from arbitration.services.escalation import escalate_due
     from arbitration.services.sweep import TIME_BUDGET_SECONDS, remind_due, sweep
 
     result = SweepResult()

@@ -4,10 +4,10 @@ from arbitration.services.disputes import (
     TRANSITIONS,
     dispute_file,
     dispute_transition,
-    escalate_due,
     meeting_record,
     position_record,
 )
+from arbitration.services.escalation import escalate_due
 from arbitration.services.notifications import notification_mark_read, notify
 from arbitration.services.rulings import (
     FollowUpSpec,

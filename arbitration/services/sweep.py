@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from arbitration.deadlines import Deadline
 from arbitration.models import Dispute, DisputeParty, DisputeState, FollowUp, FollowUpState, Stage
-from arbitration.services.disputes import dispute_url, escalate_due_many
+from arbitration.services.disputes import dispute_url
+from arbitration.services.escalation import escalate_due_many
 from arbitration.services.notifications import (
     Announcement,
     Message,
