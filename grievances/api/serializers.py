@@ -30,7 +30,7 @@ from grievances.models import (
     Whistle,
     WorkOrder,
 )
-from grievances.services.grievances import MAX_DETAILS_CHARS
+from grievances.services.intake import MAX_DETAILS_CHARS
 
 # --- Outputs --------------------------------------------------------------------------------------------
 

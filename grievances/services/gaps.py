@@ -23,7 +23,7 @@ def gap_cluster_file(*, actor: Any, grievance_ids: Iterable[int], kind: str, wor
     agencies they went to as respondents. Grievances already in a dispute are left there; none left → a
     clear refusal (the cluster was filed already)."""
     from arbitration.services import dispute_file
-    from grievances.services.grievances import _domain, _editorial_office
+    from grievances.services.bounces import _domain, _editorial_office
 
     if not (getattr(actor, "is_superuser", False) or is_editorial_officer(actor)):
         raise PermissionRefused(_("Only the editorial office files disputes from the gap finder."))

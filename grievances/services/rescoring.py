@@ -19,7 +19,7 @@ from duty_lists.search import refresh_user_dictionary
 from grievances import routing
 from grievances.models import QUEUE_STATES, Grievance, OrderState, WorkOrder
 from grievances.services.common import event
-from grievances.services.grievances import suggestions_after_returns
+from grievances.services.orders import suggestions_after_returns
 
 # One transaction per batch: short enough not to hold the queue's rows for long while routing runs.
 RESCORE_BATCH = 100
