@@ -50,7 +50,6 @@ import logging
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
@@ -63,6 +62,7 @@ from django.db import connections
 from django.db.models import Case, Count, Expression, FloatField, Max, Q, QuerySet, Value, When
 
 from duty_lists.models import DutyRevision
+from duty_lists.text import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -134,10 +134,6 @@ def _jieba() -> Any:
     return _jieba_module
 
 
-def normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
 def _words(token: str) -> list[str]:
     return _WORD_RE.findall(token)
 
@@ -195,6 +191,7 @@ class _UserDictionary:
     reloading: bool = False  # a thread is loading a new vocabulary beside the requests
     # invalidate_user_dictionary() was called: work the words out again rather than trust the stored ones.
     recompute: bool = False
+    generation: int = 0  # counts the vocabularies loaded (see search_state)
 
 
 _user_dictionary = _UserDictionary()
@@ -261,6 +258,7 @@ def _load(frequencies: Mapping[str, int]) -> None:
             added[word] = tokenizer.FREQ.get(word) or None
         if tokenizer.FREQ.get(word) != frequencies[word]:
             _set_frequency(tokenizer, word, frequencies[word])
+    _user_dictionary.generation += 1
 
 
 def _suggested_frequencies(words: set[str]) -> dict[str, int]:
@@ -364,6 +362,15 @@ def invalidate_user_dictionary() -> None:
     with _user_dictionary.lock:
         _user_dictionary.loaded = False
         _user_dictionary.recompute = True
+
+
+def search_state() -> tuple[int, str]:
+    """What the SQL of a search depends on besides the query's text (and, for a query of several terms, the
+    registry: see ``search_revisions``): the vocabulary jieba segments with and the synonym table. Equal
+    states and texts give the same statement."""
+    from duty_lists.synonyms import synonyms_digest
+
+    return (_user_dictionary.generation, synonyms_digest())
 
 
 def segment(text: str) -> list[str]:
@@ -576,6 +583,7 @@ __all__ = [
     "query_terms",
     "refresh_user_dictionary",
     "search_revisions",
+    "search_state",
     "search_vector",
     "segment",
     "tsquery_text",
