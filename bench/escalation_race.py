@@ -28,7 +28,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.escalation import VAR_DIR, Children, KillResult, count_outcome, wait_for
+from bench.escalation_base import VAR_DIR, Children, wait_for
+from bench.escalation_phases import KillResult, count_outcome
 from bench.registry import verdict
 
 WORKERS = 4
