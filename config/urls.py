@@ -133,6 +133,9 @@ accounts = [
 ]
 
 urlpatterns = [
+    # The API first: it is what other systems call many times a second, and Django tries the patterns in
+    # order (no page pattern starts with "api/").
+    path("api/v1/", include(api_v1)),
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon, name="favicon"),
@@ -145,7 +148,6 @@ urlpatterns = [
     path("accounts/", include(accounts)),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(api_v1)),
     path("open311/v2/", include("config.open311_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
