@@ -67,6 +67,7 @@ bench: install
 	$(BIN)/python -m bench.escalation $(BENCH_ARGS)
 	$(BIN)/python -m bench.routing $(BENCH_ARGS)
 	$(BIN)/python -m bench.dashboard $(BENCH_ARGS)
+	$(BIN)/python -m bench.lists $(BENCH_ARGS)
 
 ci:
 	bash .ci/run

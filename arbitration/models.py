@@ -171,6 +171,18 @@ class Dispute(models.Model):
             models.Index(fields=["remind_at"], condition=Q(state="open"), name="dispute_open_by_reminder"),
             # The dashboard: disputes filed in a period.
             models.Index(fields=["created_at"], name="dispute_created"),
+            # The dispute list (arbitration.views.disputes), in its orders: the open ones (paused included)
+            # by deadline, with the filters' columns, so that counting and paging walk the index alone;
+            # the closed ones, the latest closed first.
+            models.Index(
+                fields=["deadline_at", "id"],
+                include=["stage", "overdue"],
+                condition=~Q(state="closed"),
+                name="dispute_unclosed_by_deadline",
+            ),
+            models.Index(
+                fields=["closed_at", "id"], condition=Q(state="closed"), name="dispute_closed_by_time"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -194,6 +206,11 @@ class DisputeParty(models.Model):
             models.UniqueConstraint(
                 fields=["dispute"], condition=Q(role="filer"), name="one_filer_per_dispute"
             ),
+        ]
+        indexes = [
+            # What an agency's staff see (selectors.disputes_visible_to): its disputes' ids, from the index
+            # alone.
+            models.Index(fields=["agency", "dispute"], name="party_agency_dispute"),
         ]
 
     def __str__(self) -> str:
@@ -448,7 +465,11 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["recipient", "key"], name="notification_once_per_key")]
         indexes = [
-            models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread")
+            models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread"),
+            # The sweep's look for messages whose e-mail task was never queued, or lost.
+            models.Index(
+                fields=["created_at"], condition=Q(emailed_at__isnull=True), name="notification_unemailed"
+            ),
         ]
 
     def __str__(self) -> str:

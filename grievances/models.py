@@ -243,6 +243,12 @@ class Grievance(models.Model):
             # The dashboard's summary: days are rebuilt by receipt date, changes are found by updated_at.
             models.Index(fields=["received_at"], name="grievance_received"),
             models.Index(fields=["updated_at"], name="grievance_updated"),
+            # The dispatchers' queue (selectors.dispatch_queue), in its order.
+            models.Index(
+                fields=["deadline_at", "received_at", "id"],
+                condition=Q(state__in=QUEUE_STATES),
+                name="grievance_queue_by_deadline",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -76,11 +76,13 @@ def contact_of(user: Any, grievance: Grievance) -> dict[str, Any]:
 
 
 def dispatch_queue() -> QuerySet[Grievance]:
-    """What waits for a dispatcher: new, returned and reopened grievances, the most urgent deadline first."""
+    """What waits for a dispatcher: new, returned and reopened grievances, the most urgent deadline first
+    (then the first received; the id settles ties, so that pages neither repeat nor skip one). The order is
+    the one of the index ``grievance_queue_by_deadline``."""
     return (
         Grievance.objects.filter(state__in=QUEUE_STATES)
         .select_related("street", "district", "first_agency")
-        .order_by("deadline_at", "received_at")
+        .order_by("deadline_at", "received_at", "pk")
     )
 
 

@@ -3,7 +3,7 @@ filing form."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
@@ -13,13 +13,16 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from arbitration import selectors
 from arbitration.forms import DisputeFileForm, DisputeFilterForm
-from arbitration.models import Dispute, DisputeState, Domain, OfficeStep, Stage
+from arbitration.models import Dispute, DisputeKind, DisputeState, Domain, OfficeStep, Outcome, Stage, Urgency
 from arbitration.services import dispute_file
 from arbitration.views.common import Countdown, Countdowns, active_agencies, refuse_if_forbidden, with_parties
+from arbitration.views.paging import ListPaginator
 from core.errors import ApplicationError
 from duty_lists import permissions
 from duty_lists import selectors as registry
@@ -32,8 +35,25 @@ FORM_FIELD = {"duties": "duty_codes"}
 
 @dataclass
 class Row:
+    """One dispute of a list, with what its table row shows already worked out: the list pages show fifty
+    of them, and a template resolving each label, link and date itself costs more than the queries (see
+    bench/lists.py)."""
+
     dispute: Dispute
     countdown: Countdown
+    url: str = ""
+    css: str = ""  # the row's classes: is-overdue / is-soon, is-urgent
+    urgency: str = ""  # the label of an urgency other than normal
+    meta: str = ""  # kind · domain
+    stage: str = ""
+    office_step: str = ""  # shown while the dispute is open
+    paused: str = ""  # the state's label, when paused
+    outcome: str = ""  # the outcome's label, when closed
+    filer_name: str = ""
+    respondent_names: list[str] = field(default_factory=list)
+    filed_on: str = ""
+    deadline_iso: str = ""
+    deadline_text: str = ""
 
     @property
     def filer(self) -> Agency:
@@ -44,9 +64,51 @@ class Row:
         return [p.agency for p in self.dispute.parties.all() if p.agency_id != self.dispute.filing_agency_id]
 
 
+def _labels(choices: Any) -> dict[str, str]:
+    return {value: str(label) for value, label in choices}
+
+
 def rows(disputes: Any) -> list[Row]:
+    disputes = list(disputes)
     countdowns = Countdowns()
-    return [Row(d, countdowns.of(d)) for d in disputes]
+    countdowns.prime(disputes)
+    kinds, stages = _labels(DisputeKind.choices), _labels(Stage.choices)
+    steps, urgencies, outcomes = (
+        _labels(OfficeStep.choices),
+        _labels(Urgency.choices),
+        _labels(Outcome.choices),
+    )
+    paused = str(DisputeState.PAUSED.label)
+    result = []
+    for d in disputes:
+        countdown = countdowns.of(d)
+        tone = "is-overdue" if countdown.is_overdue else "is-soon" if countdown.tone == "soon" else ""
+        at = timezone.localtime(countdown.at) if countdown.at else None
+        closed = d.state == DisputeState.CLOSED
+        result.append(
+            Row(
+                d,
+                countdown,
+                url=reverse("arbitration:dispute_detail", kwargs={"pk": d.pk}),
+                css=tone + (" is-urgent" if d.urgency == Urgency.URGENT else ""),
+                urgency="" if d.urgency == Urgency.NORMAL else urgencies.get(d.urgency, d.urgency),
+                meta=f"{kinds.get(d.kind, d.kind)} · {d.domain.name}",
+                stage=stages.get(d.stage, d.stage),
+                office_step="" if closed else steps.get(d.office_step, d.office_step),
+                paused=paused if d.state == DisputeState.PAUSED else "",
+                outcome=outcomes.get(d.outcome, d.outcome) if closed else "",
+                filer_name=d.filing_agency.short_name or d.filing_agency.name,
+                respondent_names=[
+                    p.agency.short_name or p.agency.name
+                    for p in d.parties.all()
+                    if p.agency_id != d.filing_agency_id
+                ],
+                filed_on=timezone.localtime(d.created_at).strftime("%Y-%m-%d"),
+                deadline_iso=at.isoformat() if at else "",
+                deadline_text=at.strftime("%Y-%m-%d %H:%M") if at else "",
+            )
+        )
+    return result
 
 
 def may_file(user: Any) -> bool:
@@ -83,7 +145,7 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
         disputes = disputes.filter(state=DisputeState.CLOSED).order_by("-closed_at", "-pk")
     else:
         disputes = disputes.order_by("-created_at", "-pk")
-    page = Paginator(with_parties(disputes), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = ListPaginator(with_parties(disputes), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
         "page": page,

@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from arbitration.views.common import Countdown, refuse_if_forbidden
+from arbitration.views.paging import ListPaginator
 from core.errors import ApplicationError
 from duty_lists.models import Agency, AgencyLevel, Duty
 from grievances import routing, selectors
@@ -29,7 +30,15 @@ from grievances.forms import (
     ReasonForm,
     duties_in_force,
 )
-from grievances.models import Grievance, GrievanceState, OrderState, WorkOrder
+from grievances.models import (
+    Channel,
+    Grievance,
+    GrievanceKind,
+    GrievanceState,
+    GrievanceUrgency,
+    OrderState,
+    WorkOrder,
+)
 from grievances.services import (
     grievance_cancel,
     grievance_close,
@@ -118,11 +127,63 @@ def _announce_intake(request: HttpRequest, grievance: Grievance, created: bool) 
 
 @dataclass
 class QueueRow:
+    """One grievance of the queue, with what its entry shows already worked out (fifty a page; a template
+    resolving each label, link and date itself costs more than the queries: see bench/lists.py)."""
+
     grievance: Grievance
     countdown: Countdown
     top: SuggestionView | None
     others: int
     returns: list[WorkOrder] = field(default_factory=list)
+    url: str = ""
+    state_label: str = ""
+    urgent_label: str = ""  # the urgency's label, when urgent
+    meta: str = ""  # reference · channel · kind · street
+    deadline_iso: str = ""
+    deadline_text: str = ""
+
+
+class _Labels:
+    """The labels of the queue's coded fields, worked out once per page (``get_FOO_display`` rebuilds its
+    choices and translates on every call: three of them for each of fifty rows cost more than the page's
+    queries)."""
+
+    def __init__(self) -> None:
+        coded = {
+            "state": GrievanceState,
+            "channel": Channel,
+            "kind": GrievanceKind,
+            "urgency": GrievanceUrgency,
+        }
+        self.of = {
+            name: {value: str(label) for value, label in codes.choices} for name, codes in coded.items()
+        }
+
+    def __call__(self, grievance: Grievance, name: str) -> str:
+        value = getattr(grievance, name)
+        return self.of[name].get(value, str(value))
+
+
+def _queue_row(
+    grievance: Grievance, clock: Clock, labels: _Labels, top: SuggestionView | None, others: int
+) -> QueueRow:
+    countdown = clock.of(grievance.deadline_at)
+    at = timezone.localtime(countdown.at) if countdown.at else None
+    street = grievance.street
+    meta = [grievance.reference, labels(grievance, "channel"), labels(grievance, "kind")]
+    return QueueRow(
+        grievance=grievance,
+        countdown=countdown,
+        top=top,
+        others=others,
+        returns=getattr(grievance, "returns", []),
+        url=_detail_url(grievance),
+        state_label=labels(grievance, "state"),
+        urgent_label=labels(grievance, "urgency") if grievance.urgency == GrievanceUrgency.URGENT else "",
+        meta=" · ".join(meta + ([street.name] if street else [])),
+        deadline_iso=at.isoformat() if at else "",
+        deadline_text=at.strftime("%Y-%m-%d %H:%M") if at else "",
+    )
 
 
 @login_required
@@ -138,25 +199,25 @@ def queue(request: HttpRequest) -> HttpResponse:
     grievances = selectors.dispatch_queue().prefetch_related(
         Prefetch("orders", queryset=returned, to_attr="returns")
     )
-    page = Paginator(grievances, PAGE_SIZE).get_page(request.GET.get("page"))
-    clock = Clock()
+    page = ListPaginator(grievances, PAGE_SIZE).get_page(request.GET.get("page"))
+    clock, labels = Clock(), _Labels()
     rows = []
     for grievance in page.object_list:
-        returns = getattr(grievance, "returns", [])
-        suggestions = suggestion_views(
-            grievance, dispatchable=True, back="queue", returned={order.agency_id for order in returns}
-        )
+        sent_back = {order.agency_id for order in getattr(grievance, "returns", [])}
+        # Only the top suggestion is shown, so only it gets a one-click form (fifty rows of three forms
+        # each would cost the page more than its queries).
+        suggestions = suggestion_views(grievance, dispatchable=False, back="queue", returned=sent_back)
         # The one-click choice is the best suggestion that did not already send it back.
-        top = next((s for s in suggestions if s.quick_form), suggestions[0] if suggestions else None)
-        rows.append(
-            QueueRow(
-                grievance=grievance,
-                countdown=clock.of(grievance.deadline_at),
-                top=top,
-                others=max(len(suggestions) - 1, 0),
-                returns=returns,
-            )
+        top = next(
+            (s for s in suggestions if s.data.get("agency_id") and s.data["agency_id"] not in sent_back), None
         )
+        if top is not None:
+            top.quick_form = QuickDispatchForm(
+                initial={"agency": top.data["agency_id"], "duty": top.data.get("duty_id"), "back": "queue"}
+            )
+        elif suggestions:
+            top = suggestions[0]
+        rows.append(_queue_row(grievance, clock, labels, top, max(len(suggestions) - 1, 0)))
     context = {
         "page": page,
         "rows": rows,
