@@ -96,6 +96,27 @@ def test_activity_keeps_the_session_alive(member_a, password) -> None:
 
 
 @pytest.mark.django_db
+def test_the_session_is_renewed_at_most_once_a_minute_not_on_every_page(member_a, password) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def session_writes() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("password_change")).status_code == 200
+        return sum(1 for q in queries if q["sql"].startswith("UPDATE") and "django_session" in q["sql"])
+
+    client = Client()
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        _sign_in(client, "member_a", password)
+        traveller.shift(timedelta(minutes=2))
+        assert session_writes() == 1  # stale: renewed
+        traveller.shift(timedelta(seconds=20))
+        assert session_writes() == 0  # renewed 20 s ago: left alone
+        traveller.shift(timedelta(seconds=50))
+        assert session_writes() == 1
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("candidate", "code"),
     [("Ab1!", "password_too_short"), ("alllowercaseletters", "password_too_simple"), ("Password123", None)],
