@@ -6,43 +6,38 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from core.registry import NavItem
+from core.registry import Entry, NavItem, entries_for
 from duty_lists import permissions
 from duty_lists.models import Role
 from duty_lists.navigation import AMENDMENT_ROLES
 
 QUEUE_ROLES = frozenset({Role.EDITORIAL_OFFICER, Role.LEGAL_REVIEWER, Role.LEADER})
 
+ENTRIES = (
+    Entry(
+        _("Disputes"),
+        "arbitration:dispute_list",
+        _("Disputes between agencies, from negotiation up to leadership."),
+        lambda user: permissions.has_any_role(user, AMENDMENT_ROLES),
+    ),
+    Entry(
+        _("Work queue"),
+        "arbitration:queue",
+        _("Disputes waiting for you, the nearest deadline first."),
+        lambda user: permissions.has_any_role(user, QUEUE_ROLES),
+    ),
+    Entry(  # public, as the API is
+        _("Rulings"),
+        "arbitration:ruling_list",
+        _("Who was ruled responsible and why, with every correction on record."),
+    ),
+)
+
 
 def entries(user: Any) -> list[NavItem]:
-    nav = []
-    if user.is_superuser or permissions.has_any_role(user, AMENDMENT_ROLES):
-        nav.append(
-            NavItem(
-                str(_("Disputes")),
-                reverse("arbitration:dispute_list"),
-                str(_("Disputes between agencies, from negotiation up to leadership.")),
-            )
-        )
-    if user.is_superuser or permissions.has_any_role(user, QUEUE_ROLES):
-        nav.append(
-            NavItem(
-                str(_("Work queue")),
-                reverse("arbitration:queue"),
-                str(_("Disputes waiting for you, the nearest deadline first.")),
-            )
-        )
-    nav.append(  # public, as the API is
-        NavItem(
-            str(_("Rulings")),
-            reverse("arbitration:ruling_list"),
-            str(_("Who was ruled responsible and why, with every correction on record.")),
-        )
-    )
-    return nav
+    return entries_for(ENTRIES, user)
 
 
 def layout(request: HttpRequest) -> dict[str, Any]:

@@ -7,8 +7,25 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core import registry
-from core.registry import AUDITOR, NavItem
+from core.registry import AUDITOR, Entry, NavItem
 from core.workdays import calendar_warning
+
+# After every app's pages: the audit log, the admin site, the API's documentation.
+CORE_AFTER = (
+    Entry(
+        _("Audit log"),
+        "admin:core_auditentry_changelist",
+        _("Who changed what, when and why."),
+        lambda user: registry.has_any_role(user, {AUDITOR}),
+    ),
+    Entry(
+        _("Administration"),
+        "admin:index",
+        _("Users, agencies, roles and settings."),
+        lambda user: registry.access().may_use_admin_site(user),
+    ),
+    Entry(_("API"), "api_docs", _("The REST interface for hotline systems, portals and other cities.")),
+)
 
 
 def shell(request: HttpRequest) -> dict[str, Any]:
@@ -16,30 +33,11 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     core.registry), and any calendar warning."""
     user = request.user
     access = registry.access()
-    nav: list[NavItem] = [NavItem(str(_("Home")), reverse("home")), *registry.navigation(user)]
-    if registry.has_any_role(user, {AUDITOR}) or user.is_superuser:
-        nav.append(
-            NavItem(
-                str(_("Audit log")),
-                reverse("admin:core_auditentry_changelist"),
-                str(_("Who changed what, when and why.")),
-            )
-        )
-    if access.may_use_admin_site(user):
-        nav.append(
-            NavItem(
-                str(_("Administration")),
-                reverse("admin:index"),
-                str(_("Users, agencies, roles and settings.")),
-            )
-        )
-    nav.append(
-        NavItem(
-            str(_("API")),
-            reverse("api_docs"),
-            str(_("The REST interface for hotline systems, portals and other cities.")),
-        )
-    )
+    nav: list[NavItem] = [
+        NavItem(str(_("Home")), reverse("home")),
+        *registry.navigation(user),
+        *registry.entries_for(CORE_AFTER, user),
+    ]
     return {
         **registry.layout(request),
         "nav_items": nav,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -71,6 +72,7 @@ class PasswordRotationMiddleware:
 # this much, and a signed-in page pays the session's write (an UPDATE and its commit) once a minute instead of
 # on every request (bench/lists.py: a fixed share of every list page).
 SESSION_RENEW_AFTER_SECONDS = 60
+RENEWED_KEY = "_renewed"
 
 
 class IdleTimeoutMiddleware:
@@ -86,8 +88,12 @@ class IdleTimeoutMiddleware:
         if session is not None and settings.SESSION_COOKIE_NAME in request.COOKIES and not session.modified:
             now = int(time.time())
             if (
-                now - int(session.get("_renewed", 0)) >= SESSION_RENEW_AFTER_SECONDS
+                now - int(session.get(RENEWED_KEY, 0)) >= SESSION_RENEW_AFTER_SECONDS
                 and not session.is_empty()
             ):
-                session["_renewed"] = now  # marks it modified: SessionMiddleware saves it, expiry moved on
+                mark_session_renewed(session)  # modified: SessionMiddleware saves it, the expiry moves on
         return response
+
+
+def mark_session_renewed(session: Any) -> None:
+    session[RENEWED_KEY] = int(time.time())

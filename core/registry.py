@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 # The administrative roles core's own pages and services check. The roles themselves, and who holds them,
 # belong to duty_lists (memberships of agencies); these are their codes (tests/test_architecture.py holds
@@ -27,6 +28,25 @@ class NavItem(NamedTuple):
     label: str
     url: str
     about: str = ""  # one line on the home page's card
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A page in the navigation, shown to whoever ``shown_to(user)`` admits (superusers see every page)."""
+
+    label: Any  # lazily translated
+    url_name: str
+    about: Any
+    shown_to: Callable[[Any], bool] = lambda user: True
+
+    def for_user(self, user: Any) -> NavItem | None:
+        if not (getattr(user, "is_superuser", False) or self.shown_to(user)):
+            return None
+        return NavItem(str(self.label), reverse(self.url_name), str(self.about))
+
+
+def entries_for(entries: Iterable[Entry], user: Any) -> list[NavItem]:
+    return [item for entry in entries if (item := entry.for_user(user)) is not None]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,15 @@ def _audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     audit_record(actor=user, action="core.auth.login", target=user, request=request)
 
 
+@receiver(user_logged_in)
+def _stamp_session(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """A session just signed in is fresh: the idle timeout's renewal (core.middleware) starts from now."""
+    from core.middleware import mark_session_renewed
+
+    if getattr(request, "session", None) is not None:
+        mark_session_renewed(request.session)
+
+
 @receiver(user_logged_out)
 def _audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
