@@ -1,7 +1,11 @@
-"""Filters of /api/v1/disputes/ and /api/v1/rulings/. They narrow what the selectors already let the caller
-see; none of them widens it."""
+"""The one definition of the filters of disputes and rulings, for their pages and their API
+(/api/v1/disputes/, /api/v1/rulings/). They narrow what the selectors already let the caller see; none of
+them widens it. The API applies them through django-filter's backend (a bad value is a 400 in the API's
+error shape); the pages through ``narrow``, with the values their own forms cleaned."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -42,7 +46,20 @@ def is_overdue(dispute: Dispute) -> bool:
     )
 
 
+def narrow(filterset: type[django_filters.FilterSet], queryset: QuerySet[Any], values: dict[str, Any]) -> Any:
+    """``queryset`` narrowed by the filters of ``filterset`` named in ``values`` (a page's cleaned form: an
+    empty or unset value narrows nothing)."""
+    filters = filterset(queryset=queryset).filters
+    for name, value in values.items():
+        if name in filters and value not in (None, "", False):
+            queryset = filters[name].filter(queryset, value)
+    return queryset
+
+
 class DisputeFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_text", help_text=_("Words of the dispute's title or description.")
+    )
     stage = django_filters.ChoiceFilter(choices=Stage.choices, help_text=_("Stage of the ladder."))
     state = django_filters.ChoiceFilter(choices=DisputeState.choices, help_text=_("Open, paused or closed."))
     kind = django_filters.ChoiceFilter(choices=DisputeKind.choices, help_text=_("Kind of dispute."))
@@ -68,6 +85,12 @@ class DisputeFilter(django_filters.FilterSet):
             Exists(DisputeParty.objects.filter(dispute=OuterRef("pk"), agency__code=value))
         )
 
+    def filter_text(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
+        words = value.strip()
+        if not words:
+            return queryset
+        return queryset.filter(Q(title__icontains=words) | Q(description__icontains=words))
+
     def filter_overdue(self, queryset: QuerySet[Dispute], name: str, value: bool | None) -> QuerySet[Dispute]:
         if value is None:
             return queryset
@@ -75,12 +98,18 @@ class DisputeFilter(django_filters.FilterSet):
 
 
 class RulingFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_text", help_text=_("Words of the dispute's title, the rationale or the legal bases.")
+    )
     kind = django_filters.ChoiceFilter(
         choices=RulingKind.choices, help_text=_("Ruling, leadership decision or confirmed agreement.")
     )
     scope = django_filters.ChoiceFilter(choices=RulingScope.choices, help_text=_("This case or a class."))
     agency = django_filters.CharFilter(
         method="filter_agency", help_text=_("Agency code: rulings that make it lead or cooperate.")
+    )
+    lead = django_filters.CharFilter(
+        field_name="lead_agency__code", help_text=_("Agency code: rulings that make it the lead.")
     )
     current = django_filters.BooleanFilter(
         field_name="is_current", help_text=_("true: only rulings not superseded by a correction.")
@@ -89,6 +118,16 @@ class RulingFilter(django_filters.FilterSet):
     class Meta:
         model = Ruling
         fields: list[str] = []
+
+    def filter_text(self, queryset: QuerySet[Ruling], name: str, value: str) -> QuerySet[Ruling]:
+        words = value.strip()
+        if not words:
+            return queryset
+        return queryset.filter(
+            Q(dispute__title__icontains=words)
+            | Q(rationale__icontains=words)
+            | Q(legal_bases__icontains=words)
+        )
 
     def filter_agency(self, queryset: QuerySet[Ruling], name: str, value: str) -> QuerySet[Ruling]:
         return queryset.filter(

@@ -824,3 +824,27 @@ def test_an_empty_filing_form_names_every_missing_field(login, member_a, urban) 
     assert response.status_code == 200
     assert {"title", "description", "kind", "domain", "respondents"} <= set(response.context["form"].errors)
     assert not Dispute.objects.exists()
+
+
+def test_the_list_page_and_the_api_filter_disputes_alike(
+    login, officer, member_a, agency_a, agency_b, urban
+) -> None:
+    """One definition of the filters (arbitration.filters): "overdue" selects what the row's badge says —
+    open past the deadline, or flagged at leadership — on the page as in the API."""
+    late = file(member_a, agency_a, [agency_b], urban, title="期限已过的争议")
+    flagged = file(member_a, agency_a, [agency_b], urban, title="领导层超期的争议")
+    in_time = file(member_a, agency_a, [agency_b], urban, title="尚在期限内的争议")
+    now = timezone.now()
+    Dispute.objects.filter(pk=late.pk).update(deadline_at=now - timedelta(hours=2))
+    Dispute.objects.filter(pk=flagged.pk).update(overdue=True, stage="leadership")
+    Dispute.objects.filter(pk=in_time.pk).update(deadline_at=now + timedelta(days=2))
+    client = login(officer)
+    page = client.get(reverse("arbitration:dispute_list"), {"overdue": "on"})
+    on_page = {r.dispute.pk for r in page.context["rows"]}
+    api = client.get("/api/v1/disputes/", {"overdue": "true"}).json()
+    in_api = {d["id"] for d in api["results"]}
+    assert on_page == in_api == {late.pk, flagged.pk}
+    words = client.get(reverse("arbitration:dispute_list"), {"q": "期限内"}).context["rows"]
+    assert [r.dispute.pk for r in words] == [in_time.pk]
+    found = client.get("/api/v1/disputes/", {"q": "期限内"}).json()["results"]
+    assert [d["id"] for d in found] == [in_time.pk]

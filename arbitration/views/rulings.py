@@ -21,7 +21,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from arbitration import selectors
+from arbitration.filters import RulingFilter, narrow
 from arbitration.forms import CooperatingFormSet, FollowUpFormSet, RulingForm, agency_groups
 from arbitration.models import Dispute, Ruling, RulingKind, RulingScope, Stance
 from arbitration.services import FollowUpSpec, NewDuty, ruling_issue
@@ -279,21 +279,7 @@ def ruling_list(request: HttpRequest) -> HttpResponse:
         form.is_valid()  # a valid field still narrows the list while the form shows the invalid one's error
         data = form.cleaned_data
     # The list shows no cooperating agencies: drop the selector's prefetch of them.
-    rulings = visible.prefetch_related(None)
-    if query := (data.get("q") or "").strip():
-        rulings = rulings.filter(
-            Q(dispute__title__icontains=query)
-            | Q(rationale__icontains=query)
-            | Q(legal_bases__icontains=query)
-        )
-    if data.get("kind"):
-        rulings = rulings.filter(kind=data["kind"])
-    if data.get("scope"):
-        rulings = rulings.filter(scope=data["scope"])
-    if data.get("lead"):
-        rulings = rulings.filter(lead_agency__code=data["lead"])
-    if data.get("current"):
-        rulings = rulings.filter(is_current=True)
+    rulings = narrow(RulingFilter, visible.prefetch_related(None), data)  # the API's filters, the same
     page = Paginator(rulings.order_by("-issued_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "arbitration/ruling_list.html", {"form": form, "page": page})
 
