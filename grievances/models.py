@@ -112,6 +112,10 @@ class Grievance(models.Model):
         Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("street")
     )
     address = models.CharField(_("address"), max_length=300, blank=True)
+    # Open311 GeoReport's own fields: a place id from the city's address register, and a photo's URL.
+    # Returned to the client that posted them, never published.
+    address_id = models.CharField(_("address id"), max_length=100, blank=True)
+    media_url = models.URLField(_("media URL"), max_length=500, blank=True)
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
 

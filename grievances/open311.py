@@ -18,10 +18,10 @@ post a request, list and read requests, and turn a token into a request id.
 A request's ``status`` is ``open`` while someone still has work to do and ``closed`` once it is resolved,
 closed or cancelled (a redo reopens it). ``expected_datetime`` is the grievance's working-day deadline.
 
-GeoReport has fields the grievance has no column for: ``media_url`` and ``address_id`` are kept as lines at
-the end of the details, where the agency handling the grievance reads them, and read back from there;
-``device_id`` and ``account_id`` are personal identifiers nobody needs to handle the matter, so they are not
-kept (``account_id`` is echoed in the answer to the post, as the spec asks).
+GeoReport's ``media_url`` and ``address_id`` are the grievance's own columns, shown to those who handle it
+and returned to the client that posted it, never published; ``device_id`` and ``account_id`` are personal
+identifiers nobody needs to handle the matter, so they are not kept (``account_id`` is echoed in the
+answer to the post, as the spec asks).
 """
 
 from __future__ import annotations
@@ -200,7 +200,6 @@ def _coordinate(value: Decimal | None, *, exact: bool) -> float | None:
 def _request(grievance: Grievance, service: DutyRevision | None, *, own: bool) -> dict[str, Any]:
     """One request as GeoReport has it. ``own``: the client asking posted it, and gets back what it sent
     (position, media, address id) though the text stays masked like everyone's."""
-    _description, extras = services.details_and_extras(grievance.details)
     public = services.publication_proposal(grievance)
     agency = _agency_responsible(grievance)
     values = {
@@ -216,11 +215,11 @@ def _request(grievance: Grievance, service: DutyRevision | None, *, own: bool) -
         "updated_datetime": _w3c(grievance.updated_at),
         "expected_datetime": _w3c(grievance.deadline_at),
         "address": public["address"] or None,
-        "address_id": extras.get("address_id") if own else None,
+        "address_id": (grievance.address_id or None) if own else None,
         "zipcode": None,
         "lat": _coordinate(grievance.latitude, exact=own),
         "long": _coordinate(grievance.longitude, exact=own),
-        "media_url": extras.get("media_url") if own else None,
+        "media_url": (grievance.media_url or None) if own else None,
     }
     return {name: values[name] for name in REQUEST_FIELDS}
 
@@ -425,8 +424,6 @@ def _create(request: HttpRequest) -> tuple[int, list[dict[str, Any]]]:
         raise Open311Error(400, _("first_name and last_name are too long together."))
     phone = posted.text("phone", 40)
     account_id = posted.text("account_id", 100)
-    extras = {"media_url": media_url, "address_id": "".join(address_id.split())}
-    trailer = "\n".join(f"{field}: {value}" for field, value in extras.items() if value)
 
     try:
         grievance, created = services.grievance_receive(
@@ -435,8 +432,10 @@ def _create(request: HttpRequest) -> tuple[int, list[dict[str, Any]]]:
             channel=Channel.OPEN311,
             duty=service.duty,
             title=_title(description, service),
-            details=f"{description}\n\n{trailer}".strip() if trailer else description,
+            details=description,
             address=address,
+            address_id="".join(address_id.split()),
+            media_url=media_url,
             latitude=latitude,
             longitude=longitude,
             contact_name=name,

@@ -130,7 +130,8 @@ def test_a_posted_request_becomes_a_grievance_dispatched_to_the_duty_lead(world,
     )
     assert str(grievance.latitude) == "40.003456" and str(grievance.longitude) == "116.391234"
     assert grievance.title == "北辰西路人行道上每天晚上都有流动摊贩占道经营"
-    assert "https://img.example.com/1.jpg" in grievance.details  # where the agency reads it
+    assert grievance.media_url == "https://img.example.com/1.jpg"  # a column of its own (issue 12)
+    assert "media_url" not in grievance.details
     assert "device-1" not in grievance.details and "acct-7" not in grievance.details
 
 
@@ -446,3 +447,14 @@ def test_open311_key_issues_a_key_that_works_lists_and_revokes_it(world) -> None
     call_command("open311_key", "revoke", "街道APP", stdout=io.StringIO())
     spec_errors(post("requests.json", citizen_report(key)), 403)
     assert Grievance.objects.count() == 1
+
+
+def test_the_migration_moves_the_georeport_lines_out_of_the_details_into_their_columns() -> None:
+    """Grievances posted before media_url and address_id had columns kept them as the details' last lines."""
+    import importlib
+
+    migration = importlib.import_module("grievances.migrations.0010_open311_address_id_media_url")
+    details = "楼下占道经营\n\nmedia_url: https://img.example.com/1.jpg\naddress_id: BJ-110105-001"
+    extras = {m.group(1): m.group(2) for m in migration._EXTRA_LINE.finditer(details)}
+    assert extras == {"media_url": "https://img.example.com/1.jpg", "address_id": "BJ-110105-001"}
+    assert migration._EXTRA_LINE.sub("", details).strip() == "楼下占道经营"

@@ -20,7 +20,6 @@ from grievances.services.grievances import (
 )
 from grievances.services.policy import deadline_policy_update
 from grievances.services.publicity import (
-    details_and_extras,
     grievance_publish,
     grievance_unpublish,
     publication_proposal,
@@ -47,7 +46,6 @@ __all__ = [
     "api_client_issue",
     "api_client_revoke",
     "deadline_policy_update",
-    "details_and_extras",
     "grievance_cancel",
     "grievance_close",
     "grievance_dispatch",

@@ -3,7 +3,6 @@ and then the text and address the dispatcher reviewed, with personal data masked
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.db import transaction
@@ -17,15 +16,6 @@ from grievances.services.common import event, is_dispatcher, locked
 
 PUBLIC_DESCRIPTION_MAX = 4000  # Open311's own limit on a description
 PUBLIC_ADDRESS_MAX = 300  # Grievance.public_address
-# GeoReport fields without a column of their own, kept as the last lines of the details ("media_url: …").
-EXTRA_FIELDS = ("media_url", "address_id")
-_EXTRA_LINE = re.compile(rf"^({'|'.join(EXTRA_FIELDS)}): (\S+)$", re.MULTILINE)
-
-
-def details_and_extras(details: str) -> tuple[str, dict[str, str]]:
-    """The citizen's description without the trailing GeoReport lines, and those lines' values."""
-    extras = {match.group(1): match.group(2) for match in _EXTRA_LINE.finditer(details)}
-    return _EXTRA_LINE.sub("", details).strip(), extras
 
 
 def _contact_values(grievance: Grievance) -> list[tuple[str, str]]:
@@ -42,9 +32,8 @@ def publication_proposal(grievance: Grievance) -> dict[str, str]:
     and address with names, numbers and flats masked."""
     if grievance.published_at is not None:
         return {"description": grievance.public_description, "address": grievance.public_address}
-    description, _extras = details_and_extras(grievance.details)
     return {
-        "description": redact(description or grievance.title, known=_contact_values(grievance)),
+        "description": redact(grievance.details or grievance.title, known=_contact_values(grievance)),
         "address": redact_address(redact(grievance.address, known=_contact_values(grievance), names=False)),
     }
 
