@@ -73,7 +73,7 @@ def find_gaps(*, days: int = DAYS, progress: Progress | None = None) -> dict[str
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.metrics.pairwise import cosine_distances
 
-    from grievances.router_model import document, features
+    from grievances.router_features import document, features
 
     report = progress or (lambda percent, stage: None)
     now = timezone.now()

@@ -187,7 +187,7 @@ def _train(rows: list[_Row], priors: dict[str, list[str]], *, holdout: int | Non
 
 def _history_top1(held_out: list[_Row], classifier: Any) -> float:
     """How often the model alone (no list) puts the handling agency first, in one batch."""
-    from grievances.router_model import document
+    from grievances.router_features import document
 
     probabilities = classifier.probabilities([document(f"{r.title}\n{r.details}", r.title) for r in held_out])
     labels = classifier.labels
