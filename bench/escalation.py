@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:  # run as a file (python bench/escalation.py), not
     sys.path.insert(0, str(ROOT))
 
 
+from bench.common import database_reset, machine  # noqa: E402
 from bench.escalation_base import (  # noqa: E402  (after the sys.path fix)
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
@@ -57,7 +58,6 @@ from bench.escalation_base import (  # noqa: E402  (after the sys.path fix)
 from bench.escalation_build import build  # noqa: E402
 from bench.escalation_phases import kill_test, measure_lag, measure_sweep  # noqa: E402
 from bench.escalation_report import Results, print_report, write_docs  # noqa: E402
-from bench.registry import database_reset, machine  # noqa: E402
 
 __all__ = ["build", "main"]  # bench/lists.py builds its disputes with build()
 

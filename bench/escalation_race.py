@@ -28,9 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import verdict
 from bench.escalation_base import VAR_DIR, Children, wait_for
 from bench.escalation_phases import KillResult, count_outcome
-from bench.registry import verdict
 
 WORKERS = 4
 # Open disputes (far from due) whose id % 10 is: made due here, or their reminders. The other phases use

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
+from bench.common import verdict
 from bench.escalation_base import (
     DOCS,
     DOCS_END,
@@ -20,7 +21,6 @@ from bench.escalation_base import (
 from bench.escalation_build import Build
 from bench.escalation_phases import KillResult, LagResult, SweepResult, SweepRun
 from bench.escalation_race import RaceResult
-from bench.registry import verdict
 
 
 @dataclass

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file (python bench/lists.py), not as a module
     sys.path.insert(0, str(ROOT))
 
-from bench.registry import Timing, database_reset, machine, verdict  # noqa: E402  (after the sys.path fix)
+from bench.common import Timing, database_reset, machine, verdict  # noqa: E402  (after the sys.path fix)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/zhize_bench_lists"
 DOCS = ROOT / "docs" / "benchmarks.md"

@@ -57,7 +57,7 @@ from bench.router_model import (  # noqa: E402  (after the sys.path fix)
     ranked,
     train,
 )
-from grievances import router_model  # noqa: E402
+from grievances import router_features, router_model  # noqa: E402
 from grievances.management.commands.evaluate_router import read_table  # noqa: E402
 from grievances.router_model import TextClassifier  # noqa: E402
 
@@ -248,7 +248,8 @@ def synthetic_history(n: int, seed: int) -> History:
     rows = read_table(MESSAGES) + (read_table(UNLABELLED) if UNLABELLED.is_file() else [])
     clauses = [c for row in rows for c in CLAUSE_RE.findall(row["留言详情"].strip()) if len(c) >= 4]
     real_titles = [row["留言主题"].strip() for row in rows if len(row["留言主题"].strip()) >= 8]
-    dictionary = sorted(w for w, f in router_model._jieba().dt.FREQ.items() if f >= 50 and 2 <= len(w) <= 4)
+    frequencies = router_features._jieba().dt.FREQ
+    dictionary = sorted(w for w, f in frequencies.items() if f >= 50 and 2 <= len(w) <= 4)
     fillers = rng.sample(dictionary, 20_000)
     classes: dict[tuple[str, str], list[str]] = {}
     for row in read_table(TAXONOMY):
@@ -527,8 +528,8 @@ def scale_lines(s: Scale) -> list[str]:
         ),
         "",
         "“segmenting and hashing” is `count`: rjieba's words of the first "
-        f"{router_model.WORD_CHARS} characters of each text and of its title, and the four blocks' "
-        f"`HashingVectorizer` counts, in two processes from {router_model.PARALLEL_FROM:,} texts; “kept "
+        f"{router_features.WORD_CHARS} characters of each text and of its title, and the four blocks' "
+        f"`HashingVectorizer` counts, in two processes from {router_features.PARALLEL_FROM:,} texts; “kept "
         "columns and TF-IDF” `Features.fit_transform` (one process); “fit without the newest fifth” the "
         "candidate `router_train` measures, and the temperature fitted on its scores of that fifth; “SVM "
         f"fit on all” the model kept (from {router_model.SGD_FROM:,} grievances `SGDClassifier`, hinge loss, "

@@ -4,7 +4,7 @@ belongs to a machine, not to the code)."""
 from __future__ import annotations
 
 from bench import lists
-from bench.registry import Timing
+from bench.common import Timing
 
 
 def result() -> lists.Results:
