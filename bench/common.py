@@ -7,6 +7,7 @@ import math
 import os
 import platform
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -108,3 +109,17 @@ def machine() -> dict[str, str]:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
+
+
+def docs_section_write(docs: Path, start: str, end: str, figures: str) -> None:
+    """Replace one benchmark's section of docs/benchmarks.md (``figures``, which opens with ``start`` and
+    closes with ``end``), else append it: every other benchmark's section is left as it is."""
+    text = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + figures + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + figures + "\n"
+    docs.write_text(text, encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    print(f"\nWrote the figures to {docs.relative_to(root) if docs.is_relative_to(root) else docs}.")

@@ -7,13 +7,15 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from bench.common import verdict
+from bench.common import (
+    docs_section_write,
+    verdict,
+)
 from bench.escalation_base import (
     DOCS,
     DOCS_END,
     DOCS_START,
     LAG_DISPUTES,
-    ROOT,
     SWEEP_SECONDS,
     SWEEP_TARGET_SECONDS,
     percentile,
@@ -226,14 +228,4 @@ def markdown(r: Results) -> str:
 
 
 def write_docs(r: Results) -> None:
-    """Replace this script's section, else append it after everything else (the registry's section is
-    rewritten by bench/registry.py between its own markers and is left alone)."""
-    figures = markdown(r)
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if DOCS_START in text and DOCS_END in text:
-        head, rest = text.split(DOCS_START, 1)
-        text = head + figures + rest.split(DOCS_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + figures + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"\nWrote the figures to {DOCS.relative_to(ROOT)}.")
+    docs_section_write(DOCS, DOCS_START, DOCS_END, markdown(r))

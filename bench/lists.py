@@ -42,7 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file (python bench/lists.py), not as a module
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Timing, database_reset, machine, verdict  # noqa: E402  (after the sys.path fix)
+from bench.common import (  # noqa: E402  (after the sys.path fix)
+    Timing,
+    database_reset,
+    docs_section_write,
+    machine,
+    verdict,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/zhize_bench_lists"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -409,15 +415,7 @@ def markdown(r: Results) -> str:
 
 
 def write_docs(r: Results) -> None:
-    figures = markdown(r)
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if DOCS_START in text and DOCS_END in text:
-        head, rest = text.split(DOCS_START, 1)
-        text = head + figures + rest.split(DOCS_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + figures + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"\nWrote the figures to {DOCS.relative_to(ROOT)}.")
+    docs_section_write(DOCS, DOCS_START, DOCS_END, markdown(r))
 
 
 def report(r: Results) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from bench.common import (
     Timing,
+    docs_section_write,
     verdict,
 )
 from bench.registry_base import (
@@ -20,7 +21,6 @@ from bench.registry_base import (
     PAGE_P99_TARGET_MS,
     PAIRED_FACTOR,
     RAW_RATIO_TARGET,
-    ROOT,
     SCENARIO_SECONDS,
     SEARCH_P95_TARGET_MS,
     SEARCHES,
@@ -220,12 +220,4 @@ def markdown(results: Results, info: dict[str, str]) -> str:
 
 
 def write_docs(results: Results, info: dict[str, str]) -> None:
-    figures = markdown(results, info)
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n\n"
-    if DOCS_START in text and DOCS_END in text:
-        head, rest = text.split(DOCS_START, 1)
-        text = head + figures + rest.split(DOCS_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + figures + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"\nWrote the figures to {DOCS.relative_to(ROOT)}.")
+    docs_section_write(DOCS, DOCS_START, DOCS_END, markdown(results, info))

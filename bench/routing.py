@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file (python bench/routing.py), not as a module
     sys.path.insert(0, str(ROOT))
 
+from bench.common import docs_section_write  # noqa: E402
 from bench.router_model import (  # noqa: E402  (after the sys.path fix)
     P95_TARGET_MS,
     TEST_SHARE,
@@ -507,14 +508,7 @@ def markdown(t: TipDM, s: Scale | None, info: dict[str, str], elapsed: float) ->
 
 
 def write_docs(block: str) -> None:
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n\n"
-    if DOCS_START in text and DOCS_END in text:
-        head, rest = text.split(DOCS_START, 1)
-        text = head + block + rest.split(DOCS_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"\nWrote the figures to {DOCS.relative_to(ROOT)}.")
+    docs_section_write(DOCS, DOCS_START, DOCS_END, block)
 
 
 # --- Command line ------------------------------------------------------------------------------------------
