@@ -393,6 +393,31 @@ def test_messages_whose_email_task_was_lost_are_queued_again_once_they_have_wait
     assert sorted(m.to[0] for m in mail.outbox) == addresses
 
 
+def _sweeps_at_once(workers: int) -> list[dict[str, int]]:
+    """``workers`` sweeps started together, each in a thread with its own connection; what each returned.
+    An error in any of them fails the test."""
+    errors: list[BaseException] = []
+    results: list[dict[str, int]] = []
+    barrier = threading.Barrier(workers)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(sweep())
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    return results
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_eight_workers_reminding_at_once_send_each_reminder_exactly_once(
@@ -403,26 +428,7 @@ def test_eight_workers_reminding_at_once_send_each_reminder_exactly_once(
     Dispute.objects.update(
         remind_at=timezone.now() - timedelta(minutes=1), deadline_at=timezone.now() + timedelta(days=1)
     )
-    errors: list[BaseException] = []
-    reminded: list[int] = []
-    barrier = threading.Barrier(8)
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            reminded.append(sweep()["reminded"])
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert sum(reminded) == 30
+    assert sum(counts["reminded"] for counts in _sweeps_at_once(8)) == 30
     for dispute in disputes:
         for person in (member_a, member_b):
             key = f"dispute:{dispute.pk}:remind:negotiation"
@@ -437,24 +443,7 @@ def test_eight_workers_sweeping_at_once_escalate_each_dispute_exactly_once(
     with time_machine.travel(at(2025, 11, 3, 9, 0), tick=False):
         disputes = [file_dispute(member_a, agency_a, agency_b, title=f"争议{i}") for i in range(30)]
     Dispute.objects.update(deadline_at=timezone.now() - timedelta(minutes=1))
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            sweep()
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    _sweeps_at_once(8)
     for dispute in disputes:
         assert DisputeStage.objects.filter(dispute=dispute, stage="editorial_office").count() == 1
         assert DisputeEvent.objects.filter(dispute=dispute, action="escalate").count() == 1
